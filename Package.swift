@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// The data flows top to bottom:
+/// input shapes + finding view (RouterFinding) -> rule engine (RouterRules, sandboxed Lua in CRouterLua)
+/// -> deliveries and Slack rendering (RouterSlack) -> pipelines (RouterCore) -> the thin `router` executable.
+let package = Package(
+    name: "router",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "router", targets: ["router"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // System libraries.
+        .systemLibrary(
+            name: "CLua",
+            path: "Sources/CLua",
+            pkgConfig: "lua5.4",
+            providers: [.apt(["liblua5.4-dev"])]
+        ),
+        // C: a JSON tape parser shared by Swift (finding view) and the Lua bridge (lazy `f.detail`).
+        .target(name: "CRouterJSON", path: "Sources/CRouterJSON"),
+        // C: the Lua sandbox. Everything Lua can longjmp through lives here.
+        .target(name: "CRouterLua", dependencies: ["CLua", "CRouterJSON"], path: "Sources/CRouterLua"),
+
+        .target(name: "RouterJSON", dependencies: ["CRouterJSON"]),
+        .target(name: "RouterFinding", dependencies: ["RouterJSON"]),
+        .target(name: "RouterSlack", dependencies: ["RouterJSON", "RouterFinding"]),
+        .target(name: "RouterRules", dependencies: ["CRouterLua", "RouterJSON", "RouterFinding", "RouterSlack"]),
+        .target(
+            name: "RouterCore",
+            dependencies: ["RouterJSON", "RouterFinding", "RouterRules", "RouterSlack"]
+        ),
+        .executableTarget(
+            name: "router",
+            dependencies: [
+                "RouterCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "RouterJSONTests", dependencies: ["RouterJSON"]),
+        .testTarget(name: "RouterFindingTests", dependencies: ["RouterFinding"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "RouterRulesTests", dependencies: ["RouterRules", "RouterFinding"]),
+        .testTarget(name: "RouterSlackTests", dependencies: ["RouterSlack", "RouterFinding"]),
+        .testTarget(name: "RouterCoreTests", dependencies: ["RouterCore"]),
+        .testTarget(name: "RouterCLITests", dependencies: ["RouterCore"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// RouterJSON
