@@ -73,6 +73,10 @@ size_t rj_string_length(const rj_doc *doc, uint32_t node);
 /* Writes the unescaped string into out (capacity >= rj_string_length), returns bytes written. No NUL added. */
 size_t rj_string_copy(const rj_doc *doc, uint32_t node, char *out);
 
+/* Byte offset just past the value's text in doc->buf (after the closing quote/bracket; the value's text starts at
+ * node->start - 1 for strings, node->start otherwise). Cost: O(depth + children walked along the last-child chain). */
+size_t rj_node_end(const rj_doc *doc, uint32_t node);
+
 #ifdef __cplusplus
 }
 #endif
