@@ -1,0 +1,127 @@
+#ifndef ROUTER_SANDBOX_H
+#define ROUTER_SANDBOX_H
+/*
+ * The rule sandbox: one Lua 5.4 state holding the compiled rule files, evaluated one finding at a time.
+ *
+ * Everything that can raise a Lua error (longjmp) runs here, in C, inside protected calls; the functions below
+ * never raise. Swift drives an event with rl_event_begin -> rl_call_filter/rl_call_route/rl_call_format ->
+ * rl_event_end and reads results through plain C structs.
+ *
+ * Isolation: library tables, the string metatable and the globals table are locked; every rule file's main chunk
+ * runs anew for each event, so upvalues and returned tables never carry state from one event to the next.
+ * Limits: an instruction budget (sticky count hook, so a pcall-wrapped loop cannot swallow it), a wall-clock
+ * deadline checked from the same hook, a heap cap enforced by the allocator while rule code runs, and a step
+ * budget for Lua patterns (pattern_guard.c).
+ *
+ * Threading: an rl_engine is used by one thread at a time.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include "json_tape.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rl_engine rl_engine;
+
+typedef struct rl_limits {
+    long long instructions;   /* Lua VM instructions per event (all calls of the event together) */
+    double wall_seconds;      /* wall-clock time per event */
+    size_t memory_bytes;      /* cap on the whole Lua heap while rule code runs */
+    long long pattern_steps;  /* matching steps per call of string.find/match/gsub or gmatch step */
+    int max_deliveries;       /* deliveries per finding */
+} rl_limits;
+
+typedef enum {
+    RL_OK = 0,
+    RL_ERR_RUNTIME = 1,       /* a Lua error raised by rule code */
+    RL_ERR_INSTRUCTIONS = 2,  /* instruction budget exhausted */
+    RL_ERR_TIMEOUT = 3,       /* wall-clock limit */
+    RL_ERR_MEMORY = 4,        /* heap cap */
+    RL_ERR_RESULT = 5,        /* a rule returned something the contract does not allow */
+    RL_ERR_SYNTAX = 6,        /* a rule file does not compile */
+} rl_status;
+
+typedef enum { RL_V_NIL = 0, RL_V_STRING = 1, RL_V_NUMBER = 2, RL_V_INTEGER = 3, RL_V_BOOLEAN = 4 } rl_value_kind;
+
+typedef struct rl_value {
+    int kind;                 /* rl_value_kind */
+    const char *s;            /* RL_V_STRING: bytes (need not be NUL-terminated) */
+    size_t len;
+    double number;            /* RL_V_NUMBER */
+    long long integer;        /* RL_V_INTEGER, and RL_V_BOOLEAN (0/1) */
+} rl_value;
+
+/* The fields of the finding view `f`, in this order. `detail` is built lazily from the JSON tape. */
+enum {
+    RL_F_ID, RL_F_TYPE, RL_F_PURPOSE, RL_F_RESOURCE_KIND, RL_F_FAMILY, RL_F_ARTIFACT, RL_F_SEVERITY,
+    RL_F_SEVERITY_LABEL, RL_F_TITLE, RL_F_DESCRIPTION, RL_F_ACCOUNT, RL_F_EVENT_ACCOUNT, RL_F_REGION, RL_F_PARTITION,
+    RL_F_RESOURCE_TYPE, RL_F_ACTION_TYPE, RL_F_COUNT, RL_F_FIRST_SEEN, RL_F_LAST_SEEN, RL_F_CREATED_AT,
+    RL_F_UPDATED_AT, RL_F_ARCHIVED, RL_F_SAMPLE, RL_F_CONSOLE_URL, RL_F_RESOURCE,
+    RL_FIELD_COUNT
+};
+const char *rl_field_name(int field);
+
+typedef struct rl_delivery {
+    const char *channel; size_t channel_len;  /* NULL when absent */
+    const char *format; size_t format_len;    /* NULL when absent */
+    const char *to; size_t to_len;            /* NULL when absent */
+    int has_continue;
+    int continue_;
+    int mention_count;
+    int file;                                  /* index of the file whose route returned it */
+} rl_delivery;
+
+/* Returns NULL only when out of memory. */
+rl_engine *rl_new(const rl_limits *limits);
+void rl_free(rl_engine *e);
+
+/* Compiles a rule file (text only, never binary chunks) and runs it once to check what it returns.
+ * `chunkname` is "@rules/x.lua" so messages read "rules/x.lua:3: ...". Returns RL_OK or an error status
+ * (see rl_error_*). Format names must be unique across files. */
+int rl_load(rl_engine *e, const char *chunkname, const char *source, size_t len);
+
+int rl_file_count(const rl_engine *e);
+int rl_file_has_filter(const rl_engine *e, int file);
+int rl_file_has_route(const rl_engine *e, int file);
+int rl_file_filter_line(const rl_engine *e, int file);  /* line where the function is defined */
+int rl_file_route_line(const rl_engine *e, int file);
+int rl_format_count(const rl_engine *e);
+const char *rl_format_name(const rl_engine *e, int format);  /* NUL-terminated */
+int rl_format_file(const rl_engine *e, int format);
+int rl_format_line(const rl_engine *e, int format);
+
+/* The last error: status, 1-based line (0 when unknown), the file index it happened in (-1 when unknown) and a
+ * message without the "file:line:" prefix. Valid until the next call. */
+int rl_error_status(const rl_engine *e);
+int rl_error_line(const rl_engine *e);
+int rl_error_file(const rl_engine *e);
+const char *rl_error_message(const rl_engine *e);
+
+/* Starts an event: builds `f` from `fields` (RL_FIELD_COUNT values, in enum order) and the lazily converted
+ * `f.detail` (doc/detail_node; doc may be NULL), builds `ctx` ({now, mode}) and instantiates every rule file. */
+int rl_event_begin(rl_engine *e, const rl_value *fields, const rj_doc *doc, uint32_t detail_node, double now,
+                   const char *mode);
+/* Runs file's filter. On RL_OK, *keep is 0/1 and *reason (may be NULL) stays valid until rl_event_end. */
+int rl_call_filter(rl_engine *e, int file, int *keep, const char **reason, size_t *reason_len);
+/* Runs file's route and appends what it returns to the event's deliveries; *added = how many. */
+int rl_call_route(rl_engine *e, int file, int *added);
+int rl_delivery_count(const rl_engine *e);
+/* Pointers stay valid until rl_event_end. */
+void rl_delivery_get(const rl_engine *e, int index, rl_delivery *out);
+const char *rl_delivery_mention(const rl_engine *e, int index, int mention, size_t *len);
+/* Calls format function `format` with (f, ctx, d) where d describes delivery `delivery` (or an empty delivery
+ * when delivery < 0). On RL_OK, *json is the JSON text of the returned string or table, valid until the next call. */
+int rl_call_format(rl_engine *e, int format, int delivery, const char **json, size_t *json_len);
+/* What the event's scripts printed (print is captured, never written to stdout). */
+const char *rl_event_output(const rl_engine *e, size_t *len);
+void rl_event_end(rl_engine *e);
+
+/* Heap currently used by the state, in bytes. */
+size_t rl_memory_used(const rl_engine *e);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,1363 @@
+/*
+ * The rule sandbox. See include/sandbox.h for the contract.
+ *
+ * Every entry point runs its Lua work inside lua_pcall of a small C function ("p_*"), so no Lua error ever
+ * longjmps into Swift. Rule code itself runs in a nested lua_pcall with the message handler `msgh`, which
+ * records the file and line of the first Lua frame that belongs to a rule file.
+ */
+#define LUA_LIB
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sandbox.h"
+#include "lua_json.h"
+#include "sandbox_internal.h"
+
+#define RL_MAX_FILES 256
+#define RL_MAX_FORMATS 512
+#define RL_HOOK_INTERVAL 1000
+#define RL_OUTPUT_MAX 8192
+#define RL_CHUNKNAME_MAX 512
+
+typedef struct rl_file {
+    char chunkname[RL_CHUNKNAME_MAX];
+    int ref_chunk;            /* the compiled main chunk */
+    int has_filter, has_route;
+    int filter_line, route_line;
+} rl_file;
+
+typedef struct rl_format {
+    char name[128];
+    int file;
+    int line;
+} rl_format;
+
+typedef struct rl_mention_ref {
+    const char *s;
+    size_t len;
+} rl_mention_ref;
+
+struct rl_engine {
+    lua_State *L;
+    rl_limits limits;
+
+    /* allocator */
+    size_t mem_used;
+    int cap_armed;
+    int mem_exceeded;
+
+    /* hook */
+    long long instr_used;
+    int hook_count;
+    double deadline;
+    int tripped;              /* RL_ERR_INSTRUCTIONS / RL_ERR_TIMEOUT once a limit is hit, sticky for the event */
+
+    rl_file files[RL_MAX_FILES];
+    int nfiles;
+    rl_format formats[RL_MAX_FORMATS];
+    int nformats;
+
+    /* registry references */
+    int ref_globals;          /* the locked globals table rule chunks see as _ENV */
+    int ref_fields_mt;        /* metatable of f's field table: lazy detail + unknown-field errors */
+    int ref_ctx_mt;           /* metatable of ctx's field table */
+    int ref_msgh;
+
+    /* current event (registry refs, LUA_NOREF outside an event) */
+    int in_event;
+    int ref_f, ref_ctx, ref_fields, ref_inst, ref_anchor;
+    int anchor_len;
+    const rj_doc *doc;
+    uint32_t detail_node;
+
+    rl_delivery *deliveries;
+    int ndeliveries;
+    int cap_deliveries;
+    rl_mention_ref *mentions;
+    int nmentions, cap_mentions;
+    int *mention_start;       /* per delivery */
+
+    char *out;                /* format result JSON */
+    size_t out_len;
+    char output[RL_OUTPUT_MAX];
+    size_t output_len;
+
+    /* last error */
+    int err_status;
+    int err_line;
+    int err_file;
+    char err_msg[2048];
+};
+
+static const char *const field_names[RL_FIELD_COUNT] = {
+    "id", "type", "purpose", "resource_kind", "family", "artifact", "severity", "severity_label", "title",
+    "description", "account", "event_account", "region", "partition", "resource_type", "action_type", "count",
+    "first_seen", "last_seen", "created_at", "updated_at", "archived", "sample", "console_url", "resource",
+};
+
+const char *rl_field_name(int field) {
+    return (field >= 0 && field < RL_FIELD_COUNT) ? field_names[field] : NULL;
+}
+
+static rl_engine *engine_of(lua_State *L) { return *(rl_engine **)lua_getextraspace(L); }
+
+lua_Integer rl_pattern_step_limit(lua_State *L) { return (lua_Integer)engine_of(L)->limits.pattern_steps; }
+
+static double monotonic_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---------------------------------------------------------------- errors */
+
+static void set_error(rl_engine *e, int status, int file, int line, const char *fmt, ...) {
+    va_list ap;
+    e->err_status = status;
+    e->err_file = file;
+    e->err_line = line;
+    va_start(ap, fmt);
+    vsnprintf(e->err_msg, sizeof e->err_msg, fmt, ap);
+    va_end(ap);
+}
+
+static void clear_error(rl_engine *e) {
+    e->err_status = RL_OK;
+    e->err_file = -1;
+    e->err_line = 0;
+    e->err_msg[0] = 0;
+}
+
+static int file_of_source(rl_engine *e, const char *source) {
+    for (int i = 0; i < e->nfiles; i++)
+        if (strcmp(e->files[i].chunkname, source) == 0) return i;
+    return -1;
+}
+
+/* Message handler for rule code: converts the error value to a string, finds the innermost Lua frame of a rule
+ * file, records its location and strips the "file:line: " prefix Lua added. Runs no user code (error values can
+ * only be strings, numbers, booleans, nil or plain tables here: scripts have no setmetatable). */
+static int msgh(lua_State *L) {
+    rl_engine *e = engine_of(L);
+    lua_Debug ar;
+    const char *msg;
+    size_t len;
+    if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER) {
+        msg = lua_tolstring(L, 1, &len);
+    } else if (lua_isnil(L, 1)) {
+        msg = lua_pushliteral(L, "error(nil) raised");
+    } else {
+        msg = luaL_tolstring(L, 1, &len);
+    }
+    e->err_line = 0;
+    e->err_file = -1;
+    for (int level = 0; lua_getstack(L, level, &ar); level++) {
+        if (!lua_getinfo(L, "Sl", &ar)) continue;
+        if (ar.currentline > 0 && ar.source && ar.source[0] == '@') {
+            int file = file_of_source(e, ar.source);
+            e->err_line = ar.currentline;
+            e->err_file = file;
+            /* strip "short_src:line: " */
+            char prefix[RL_CHUNKNAME_MAX + 32];
+            int n = snprintf(prefix, sizeof prefix, "%s:%d: ", ar.short_src, ar.currentline);
+            if (n > 0 && strncmp(msg, prefix, (size_t)n) == 0) {
+                lua_pushstring(L, msg + n);
+                return 1;
+            }
+            break;
+        }
+    }
+    lua_pushstring(L, msg);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- allocator and hook */
+
+static void *rl_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    rl_engine *e = (rl_engine *)ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        free(ptr);
+        e->mem_used -= old;
+        return NULL;
+    }
+    if (e->cap_armed && nsize > old && e->mem_used + (nsize - old) > e->limits.memory_bytes) {
+        e->mem_exceeded = 1;
+        return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (p == NULL) return NULL;
+    e->mem_used = e->mem_used - old + nsize;
+    return p;
+}
+
+static void rl_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    rl_engine *e = engine_of(L);
+    if (!e->tripped) {
+        e->instr_used += e->hook_count;
+        if (e->instr_used > e->limits.instructions) {
+            e->tripped = RL_ERR_INSTRUCTIONS;
+        } else if (monotonic_seconds() > e->deadline) {
+            e->tripped = RL_ERR_TIMEOUT;
+        } else {
+            return;
+        }
+        /* sticky: from now on every instruction raises, so a script's own pcall cannot swallow the limit */
+        e->hook_count = 1;
+        lua_sethook(L, rl_hook, LUA_MASKCOUNT, 1);
+    }
+    if (e->tripped == RL_ERR_INSTRUCTIONS)
+        luaL_error(L, "instruction budget exceeded (%lld instructions per event)", e->limits.instructions);
+    else
+        luaL_error(L, "time limit exceeded (%d ms per event)", (int)(e->limits.wall_seconds * 1000 + 0.5));
+}
+
+static void arm(rl_engine *e) {
+    e->cap_armed = 1;
+    if (!e->tripped) {
+        e->hook_count = RL_HOOK_INTERVAL;
+        lua_sethook(e->L, rl_hook, LUA_MASKCOUNT, RL_HOOK_INTERVAL);
+    }
+}
+
+static void disarm(rl_engine *e) { e->cap_armed = 0; }
+
+static void reset_limits(rl_engine *e) {
+    e->instr_used = 0;
+    e->tripped = 0;
+    e->mem_exceeded = 0;
+    e->deadline = monotonic_seconds() + e->limits.wall_seconds;
+    e->hook_count = RL_HOOK_INTERVAL;
+    lua_sethook(e->L, rl_hook, LUA_MASKCOUNT, RL_HOOK_INTERVAL);
+}
+
+/* Calls the function below its nargs arguments on the stack with the message handler, limits armed.
+ * Returns a rl_status; on error the message is recorded and nothing is left on the stack. */
+static int call_rule(rl_engine *e, int nargs, int nresults, int file) {
+    lua_State *L = e->L;
+    int base = lua_gettop(L) - nargs; /* index of the function */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_msgh);
+    lua_insert(L, base);
+    arm(e);
+    int rc = lua_pcall(L, nargs, nresults, base);
+    disarm(e);
+    lua_remove(L, base);
+    if (rc == LUA_OK && !e->tripped && !e->mem_exceeded) return RL_OK;
+    int status;
+    if (e->tripped) status = e->tripped;
+    else if (e->mem_exceeded || rc == LUA_ERRMEM) status = RL_ERR_MEMORY;
+    else status = RL_ERR_RUNTIME;
+    const char *msg = NULL;
+    if (rc != LUA_OK) msg = lua_tostring(L, -1);
+    if (status == RL_ERR_INSTRUCTIONS) {
+        set_error(e, status, e->err_file >= 0 ? e->err_file : file, e->err_line,
+                  "instruction budget exceeded (%lld instructions per event)", e->limits.instructions);
+    } else if (status == RL_ERR_TIMEOUT) {
+        set_error(e, status, e->err_file >= 0 ? e->err_file : file, e->err_line,
+                  "time limit exceeded (%d ms per event)", (int)(e->limits.wall_seconds * 1000 + 0.5));
+    } else if (status == RL_ERR_MEMORY) {
+        /* the message handler does not run for memory errors: no location */
+        set_error(e, status, file, rc == LUA_ERRMEM ? 0 : e->err_line,
+                  "memory limit exceeded (%zu MiB for the rule state)", e->limits.memory_bytes >> 20);
+    } else {
+        set_error(e, status, e->err_file >= 0 ? e->err_file : file, e->err_line, "%s", msg ? msg : "unknown error");
+    }
+    if (rc != LUA_OK) lua_pop(L, 1); /* results of a call that returned despite a tripped limit stay: callers settop */
+    return status;
+}
+
+/* ---------------------------------------------------------------- sandbox library */
+
+static int locked_newindex(lua_State *L) {
+    return luaL_error(L, "attempt to modify a read-only table");
+}
+
+static int globals_index(lua_State *L) {
+    /* upvalue 1: the allow-listed base table */
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+    if (lua_type(L, 2) == LUA_TSTRING)
+        return luaL_error(L, "undefined global '%s'", lua_tostring(L, 2));
+    return luaL_error(L, "undefined global");
+}
+
+static int globals_newindex(lua_State *L) {
+    if (lua_type(L, 2) == LUA_TSTRING)
+        return luaL_error(L, "cannot assign global '%s': rule files must declare variables with 'local'",
+                          lua_tostring(L, 2));
+    return luaL_error(L, "cannot create globals in rule files");
+}
+
+/* Pushes a read-only proxy of the table at idx. */
+static void push_locked_proxy(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    lua_createtable(L, 0, 0);
+    lua_createtable(L, 0, 3);
+    lua_pushvalue(L, idx);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, locked_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushliteral(L, "locked");
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+}
+
+static int sandbox_print(lua_State *L) {
+    rl_engine *e = engine_of(L);
+    int n = lua_gettop(L);
+    for (int i = 1; i <= n; i++) {
+        size_t len;
+        const char *s = luaL_tolstring(L, i, &len);
+        if (i > 1 && e->output_len < RL_OUTPUT_MAX - 1) e->output[e->output_len++] = '\t';
+        size_t room = RL_OUTPUT_MAX - 1 - e->output_len;
+        if (len > room) len = room;
+        memcpy(e->output + e->output_len, s, len);
+        e->output_len += len;
+        lua_pop(L, 1);
+    }
+    if (e->output_len < RL_OUTPUT_MAX - 1) e->output[e->output_len++] = '\n';
+    e->output[e->output_len] = 0;
+    return 0;
+}
+
+/* xpcall without running the handler as a message handler (which Lua runs with hooks off): the handler is
+ * called as an ordinary function after the protected call failed, so the instruction budget still applies. */
+static int sandbox_xpcall(lua_State *L) {
+    int n = lua_gettop(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushboolean(L, 1); /* n + 1: true, in front of the results */
+    lua_pushvalue(L, 1);
+    for (int i = 3; i <= n; i++) lua_pushvalue(L, i);
+    if (lua_pcall(L, n - 2, LUA_MULTRET, 0) == LUA_OK) return lua_gettop(L) - n;
+    /* stack: ... true err */
+    lua_pushvalue(L, 2);
+    lua_insert(L, -2);
+    lua_call(L, 1, 1);
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
+}
+
+/* slack.escape(s): & < > as Slack entities, so finding text in custom formats cannot inject mentions or links. */
+static int slack_escape(lua_State *L) {
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t i = 0; i < len; i++) {
+        switch (s[i]) {
+        case '&': luaL_addstring(&b, "&amp;"); break;
+        case '<': luaL_addstring(&b, "&lt;"); break;
+        case '>': luaL_addstring(&b, "&gt;"); break;
+        default: luaL_addchar(&b, s[i]);
+        }
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
+/* Copies the named fields of the table at src into the table at dst (raw). */
+static void copy_fields(lua_State *L, int src, int dst, const char *const *names) {
+    src = lua_absindex(L, src);
+    dst = lua_absindex(L, dst);
+    for (; *names; names++) {
+        lua_getfield(L, src, *names);
+        lua_setfield(L, dst, *names);
+    }
+}
+
+static int open_sandbox(lua_State *L) {
+    rl_engine *e = engine_of(L);
+    static const char *const base_names[] = {"assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal",
+                                             "rawget", "rawlen", "select", "tonumber", "tostring", "type",
+                                             "getmetatable", "_VERSION", NULL};
+    static const char *const os_names[] = {"time", "date", "clock", NULL};
+
+    /* base table: what rule code may see */
+    lua_createtable(L, 0, 32);
+    int base = lua_gettop(L);
+
+    luaL_requiref(L, "_G", luaopen_base, 0);
+    copy_fields(L, -1, base, base_names);
+    lua_pop(L, 1);
+    lua_pushcfunction(L, sandbox_print);
+    lua_setfield(L, base, "print");
+    lua_pushcfunction(L, sandbox_xpcall);
+    lua_setfield(L, base, "xpcall");
+
+    /* string: guarded pattern functions, no dump; the string metatable is locked */
+    luaL_requiref(L, "string", luaopen_string, 0);
+    lua_pushnil(L);
+    lua_setfield(L, -2, "dump");
+    lua_pushcfunction(L, rl_str_find);
+    lua_setfield(L, -2, "find");
+    lua_pushcfunction(L, rl_str_match);
+    lua_setfield(L, -2, "match");
+    lua_pushcfunction(L, rl_str_gmatch);
+    lua_setfield(L, -2, "gmatch");
+    lua_pushcfunction(L, rl_str_gsub);
+    lua_setfield(L, -2, "gsub");
+    lua_pushliteral(L, "");
+    if (lua_getmetatable(L, -1)) {
+        lua_pushliteral(L, "locked");
+        lua_setfield(L, -2, "__metatable");
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    push_locked_proxy(L, -1);
+    lua_setfield(L, base, "string");
+    lua_pop(L, 1);
+
+    luaL_requiref(L, "table", luaopen_table, 0);
+    push_locked_proxy(L, -1);
+    lua_setfield(L, base, "table");
+    lua_pop(L, 1);
+    luaL_requiref(L, "math", luaopen_math, 0);
+    push_locked_proxy(L, -1);
+    lua_setfield(L, base, "math");
+    lua_pop(L, 1);
+    luaL_requiref(L, "utf8", luaopen_utf8, 0);
+    push_locked_proxy(L, -1);
+    lua_setfield(L, base, "utf8");
+    lua_pop(L, 1);
+
+    luaL_requiref(L, "os", luaopen_os, 0);
+    lua_createtable(L, 0, 3);
+    copy_fields(L, -2, -1, os_names);
+    push_locked_proxy(L, -1);
+    lua_setfield(L, base, "os");
+    lua_pop(L, 2);
+
+    rl_json_open(L); /* pushes the locked json table */
+    lua_setfield(L, base, "json");
+
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, slack_escape);
+    lua_setfield(L, -2, "escape");
+    push_locked_proxy(L, -1);
+    lua_setfield(L, base, "slack");
+    lua_pop(L, 1);
+
+    /* the globals table chunks see: empty, reads fall through to base, writes raise */
+    lua_createtable(L, 0, 0);
+    int globals = lua_gettop(L);
+    lua_createtable(L, 0, 3);
+    lua_pushvalue(L, base);
+    lua_pushcclosure(L, globals_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, globals_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushliteral(L, "locked");
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, globals);
+    lua_pushvalue(L, globals);
+    lua_setfield(L, base, "_G");
+    lua_pushvalue(L, globals);
+    e->ref_globals = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    lua_pushcfunction(L, msgh);
+    e->ref_msgh = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- f and ctx */
+
+/* __index of f's field table (upvalue 1: set of known names, upvalue 2: "f" or "ctx"). */
+static int fields_missing(lua_State *L) {
+    rl_engine *e = engine_of(L);
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        const char *key = lua_tostring(L, 2);
+        if (e->doc && strcmp(key, "detail") == 0 && strcmp(lua_tostring(L, lua_upvalueindex(2)), "f") == 0) {
+            rl_push_json(L, e->doc, e->detail_node);
+            lua_pushvalue(L, -1);
+            lua_setfield(L, 1, "detail"); /* the field table has no __newindex: a plain raw set */
+            return 1;
+        }
+        lua_pushvalue(L, 2);
+        if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) {
+            lua_pushnil(L);
+            return 1;
+        }
+        return luaL_error(L, "%s has no field '%s'", lua_tostring(L, lua_upvalueindex(2)), key);
+    }
+    return luaL_error(L, "%s has no field of type %s", lua_tostring(L, lua_upvalueindex(2)),
+                      luaL_typename(L, 2));
+}
+
+static int fields_next(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    if (lua_next(L, 1)) return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+/* __pairs of the f/ctx proxies: iterates the event's field table (what has been built so far). */
+static int proxy_pairs(lua_State *L) {
+    if (!lua_getmetatable(L, 1)) return luaL_error(L, "pairs: not a view");
+    lua_pushliteral(L, "__index");
+    lua_rawget(L, -2);
+    lua_pushcfunction(L, fields_next);
+    lua_insert(L, -2);
+    lua_pushnil(L);
+    return 3;
+}
+
+/* Builds the metatable for a field table: {__index = fields_missing(known, what)}. */
+static int make_fields_mt(lua_State *L, const char *const *known, int nknown, const char *what) {
+    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, nknown);
+    for (int i = 0; i < nknown; i++) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, known[i]);
+    }
+    lua_pushstring(L, what);
+    lua_pushcclosure(L, fields_missing, 2);
+    lua_setfield(L, -2, "__index");
+    return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* Pushes a read-only proxy over the field table at idx (f and ctx). */
+static void push_view(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    lua_createtable(L, 0, 0);
+    lua_createtable(L, 0, 4);
+    lua_pushvalue(L, idx);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, locked_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, proxy_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushliteral(L, "locked");
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+}
+
+/* ---------------------------------------------------------------- engine */
+
+static int p_open(lua_State *L) {
+    rl_engine *e = engine_of(L);
+    open_sandbox(L);
+    const char *known_f[RL_FIELD_COUNT + 1];
+    for (int i = 0; i < RL_FIELD_COUNT; i++) known_f[i] = field_names[i];
+    known_f[RL_FIELD_COUNT] = "detail";
+    e->ref_fields_mt = make_fields_mt(L, known_f, RL_FIELD_COUNT + 1, "f");
+    static const char *const known_ctx[] = {"now", "mode"};
+    e->ref_ctx_mt = make_fields_mt(L, known_ctx, 2, "ctx");
+    return 0;
+}
+
+rl_engine *rl_new(const rl_limits *limits) {
+    rl_engine *e = (rl_engine *)calloc(1, sizeof *e);
+    if (!e) return NULL;
+    e->limits = *limits;
+    if (e->limits.max_deliveries <= 0) e->limits.max_deliveries = 50;
+    e->L = lua_newstate(rl_alloc, e);
+    if (!e->L) {
+        free(e);
+        return NULL;
+    }
+    *(rl_engine **)lua_getextraspace(e->L) = e;
+    e->ref_f = e->ref_ctx = e->ref_fields = e->ref_inst = e->ref_anchor = LUA_NOREF;
+    clear_error(e);
+    lua_pushcfunction(e->L, p_open);
+    if (lua_pcall(e->L, 0, 0, 0) != LUA_OK) {
+        lua_close(e->L);
+        free(e);
+        return NULL;
+    }
+    lua_gc(e->L, LUA_GCGEN, 0, 0);
+    e->cap_deliveries = e->limits.max_deliveries;
+    e->deliveries = (rl_delivery *)calloc((size_t)e->cap_deliveries, sizeof(rl_delivery));
+    e->mention_start = (int *)calloc((size_t)e->cap_deliveries, sizeof(int));
+    e->cap_mentions = 64;
+    e->mentions = (rl_mention_ref *)calloc((size_t)e->cap_mentions, sizeof(rl_mention_ref));
+    if (!e->deliveries || !e->mention_start || !e->mentions) {
+        rl_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+void rl_free(rl_engine *e) {
+    if (!e) return;
+    if (e->L) lua_close(e->L);
+    free(e->deliveries);
+    free(e->mention_start);
+    free(e->mentions);
+    free(e->out);
+    free(e);
+}
+
+size_t rl_memory_used(const rl_engine *e) { return e->mem_used; }
+int rl_error_status(const rl_engine *e) { return e->err_status; }
+int rl_error_line(const rl_engine *e) { return e->err_line; }
+int rl_error_file(const rl_engine *e) { return e->err_file; }
+const char *rl_error_message(const rl_engine *e) { return e->err_msg; }
+int rl_file_count(const rl_engine *e) { return e->nfiles; }
+int rl_file_has_filter(const rl_engine *e, int f) { return e->files[f].has_filter; }
+int rl_file_has_route(const rl_engine *e, int f) { return e->files[f].has_route; }
+int rl_file_filter_line(const rl_engine *e, int f) { return e->files[f].filter_line; }
+int rl_file_route_line(const rl_engine *e, int f) { return e->files[f].route_line; }
+int rl_format_count(const rl_engine *e) { return e->nformats; }
+const char *rl_format_name(const rl_engine *e, int k) { return e->formats[k].name; }
+int rl_format_file(const rl_engine *e, int k) { return e->formats[k].file; }
+int rl_format_line(const rl_engine *e, int k) { return e->formats[k].line; }
+
+static int function_line(lua_State *L, int idx) {
+    lua_Debug ar;
+    lua_pushvalue(L, idx);
+    if (lua_getinfo(L, ">S", &ar)) return ar.linedefined > 0 ? ar.linedefined : 0;
+    return 0;
+}
+
+/* Checks the table at idx returned by file `file`'s chunk. When `record` is set, fills the file's metadata and
+ * registers its formats. Returns RL_OK or RL_ERR_RESULT with the error set. */
+static int check_file_table(rl_engine *e, int idx, int file, int record, const char *display) {
+    lua_State *L = e->L;
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE) {
+        set_error(e, RL_ERR_RESULT, file, 0,
+                  "%s must return a table with 'filter', 'route' and/or 'formats' (it returned %s)", display,
+                  luaL_typename(L, idx));
+        return RL_ERR_RESULT;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            set_error(e, RL_ERR_RESULT, file, 0,
+                      "%s returned a table with a %s key (allowed keys: filter, route, formats)", display,
+                      luaL_typename(L, -2));
+            lua_pop(L, 2);
+            return RL_ERR_RESULT;
+        }
+        const char *k = lua_tostring(L, -2);
+        if (strcmp(k, "filter") == 0 || strcmp(k, "route") == 0) {
+            if (lua_type(L, -1) != LUA_TFUNCTION) {
+                set_error(e, RL_ERR_RESULT, file, 0, "'%s' must be a function, not %s", k, luaL_typename(L, -1));
+                lua_pop(L, 2);
+                return RL_ERR_RESULT;
+            }
+            if (record) {
+                int line = function_line(L, -1);
+                if (k[0] == 'f') {
+                    e->files[file].has_filter = 1;
+                    e->files[file].filter_line = line;
+                } else {
+                    e->files[file].has_route = 1;
+                    e->files[file].route_line = line;
+                }
+            }
+        } else if (strcmp(k, "formats") == 0) {
+            if (lua_type(L, -1) != LUA_TTABLE) {
+                set_error(e, RL_ERR_RESULT, file, 0, "'formats' must be a table of functions, not %s",
+                          luaL_typename(L, -1));
+                lua_pop(L, 2);
+                return RL_ERR_RESULT;
+            }
+            int ft = lua_gettop(L);
+            lua_pushnil(L);
+            while (lua_next(L, ft)) {
+                if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TFUNCTION) {
+                    if (lua_type(L, -2) == LUA_TSTRING)
+                        set_error(e, RL_ERR_RESULT, file, 0, "formats.%s must be a function, not %s",
+                                  lua_tostring(L, -2), luaL_typename(L, -1));
+                    else
+                        set_error(e, RL_ERR_RESULT, file, 0, "'formats' keys must be names (strings), not %s",
+                                  luaL_typename(L, -2));
+                    lua_pop(L, 4);
+                    return RL_ERR_RESULT;
+                }
+                if (record) {
+                    size_t nlen;
+                    const char *name = lua_tolstring(L, -2, &nlen);
+                    if (nlen == 0 || nlen >= sizeof e->formats[0].name) {
+                        set_error(e, RL_ERR_RESULT, file, function_line(L, -1),
+                                  "format names must be 1 to %d characters", (int)sizeof e->formats[0].name - 1);
+                        lua_pop(L, 4);
+                        return RL_ERR_RESULT;
+                    }
+                    if (strcmp(name, "detailed") == 0 || strcmp(name, "compact") == 0) {
+                        set_error(e, RL_ERR_RESULT, file, function_line(L, -1),
+                                  "format '%s' is built in and cannot be redefined", name);
+                        lua_pop(L, 4);
+                        return RL_ERR_RESULT;
+                    }
+                    for (int i = 0; i < e->nformats; i++) {
+                        if (strcmp(e->formats[i].name, name) == 0) {
+                            set_error(e, RL_ERR_RESULT, file, function_line(L, -1),
+                                      "format '%s' is already defined in %s", name,
+                                      e->files[e->formats[i].file].chunkname + 1);
+                            lua_pop(L, 4);
+                            return RL_ERR_RESULT;
+                        }
+                    }
+                    if (e->nformats >= RL_MAX_FORMATS) {
+                        set_error(e, RL_ERR_RESULT, file, 0, "too many formats (at most %d)", RL_MAX_FORMATS);
+                        lua_pop(L, 4);
+                        return RL_ERR_RESULT;
+                    }
+                    rl_format *fm = &e->formats[e->nformats++];
+                    memcpy(fm->name, name, nlen + 1);
+                    fm->file = file;
+                    fm->line = function_line(L, -1);
+                }
+                lua_pop(L, 1);
+            }
+        } else {
+            set_error(e, RL_ERR_RESULT, file, 0, "%s returned a table with unknown key '%s' (allowed: filter, route, formats)",
+                      display, k);
+            lua_pop(L, 2);
+            return RL_ERR_RESULT;
+        }
+        lua_pop(L, 1);
+    }
+    return RL_OK;
+}
+
+typedef struct load_args {
+    const char *chunkname;
+    const char *source;
+    size_t len;
+    int status;
+} load_args;
+
+static int p_load(lua_State *L) {
+    load_args *a = (load_args *)lua_touserdata(L, 1);
+    rl_engine *e = engine_of(L);
+    int file = e->nfiles;
+    const char *display = a->chunkname[0] == '@' ? a->chunkname + 1 : a->chunkname;
+    if (file >= RL_MAX_FILES) {
+        set_error(e, RL_ERR_RESULT, -1, 0, "too many rule files (at most %d)", RL_MAX_FILES);
+        a->status = RL_ERR_RESULT;
+        return 0;
+    }
+    e->cap_armed = 1;
+    int rc = luaL_loadbufferx(L, a->source, a->len, a->chunkname, "t");
+    e->cap_armed = 0;
+    if (rc != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        int line = 0;
+        /* "rules/x.lua:3: message" (long paths are shortened by Lua to "...tail.lua:3: message") */
+        const char *colon = NULL;
+        size_t dl = strlen(display);
+        if (msg && strncmp(msg, display, dl) == 0 && msg[dl] == ':') colon = msg + dl;
+        else if (msg && strncmp(msg, "...", 3) == 0) colon = strstr(msg, ".lua:") ? strstr(msg, ".lua:") + 4 : NULL;
+        if (colon) {
+            char *end;
+            long l = strtol(colon + 1, &end, 10);
+            if (end != colon + 1 && *end == ':') {
+                line = (int)l;
+                msg = end + 1;
+                while (*msg == ' ') msg++;
+            }
+        }
+        set_error(e, rc == LUA_ERRMEM ? RL_ERR_MEMORY : RL_ERR_SYNTAX, file, line, "%s", msg ? msg : "cannot load");
+        a->status = e->err_status;
+        return 0;
+    }
+    /* _ENV = locked globals */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_globals);
+    lua_setupvalue(L, -2, 1);
+    /* register the file before running it so errors map to it */
+    rl_file *rf = &e->files[file];
+    memset(rf, 0, sizeof *rf);
+    snprintf(rf->chunkname, sizeof rf->chunkname, "%s", a->chunkname);
+    lua_pushvalue(L, -1);
+    rf->ref_chunk = luaL_ref(L, LUA_REGISTRYINDEX);
+    e->nfiles++;
+    reset_limits(e);
+    int st = call_rule(e, 0, 1, file);
+    if (st != RL_OK) {
+        a->status = st;
+        e->nfiles--;
+        luaL_unref(L, LUA_REGISTRYINDEX, rf->ref_chunk);
+        return 0;
+    }
+    int nformats = e->nformats;
+    st = check_file_table(e, -1, file, 1, display);
+    if (st != RL_OK) {
+        e->nformats = nformats;
+        e->nfiles--;
+        luaL_unref(L, LUA_REGISTRYINDEX, rf->ref_chunk);
+    }
+    a->status = st;
+    return 0;
+}
+
+int rl_load(rl_engine *e, const char *chunkname, const char *source, size_t len) {
+    load_args a = {chunkname, source, len, RL_OK};
+    clear_error(e);
+    lua_pushcfunction(e->L, p_load);
+    lua_pushlightuserdata(e->L, &a);
+    int rc = lua_pcall(e->L, 1, 0, 0);
+    e->cap_armed = 0;
+    if (rc != LUA_OK) {
+        lua_pop(e->L, 1);
+        set_error(e, RL_ERR_MEMORY, -1, 0, "out of memory while loading %s", chunkname);
+        return RL_ERR_MEMORY;
+    }
+    lua_gc(e->L, LUA_GCCOLLECT);
+    return a.status;
+}
+
+/* ---------------------------------------------------------------- events */
+
+typedef struct begin_args {
+    const rl_value *fields;
+    double now;
+    const char *mode;
+    int status;
+} begin_args;
+
+static void push_value(lua_State *L, const rl_value *v) {
+    switch (v->kind) {
+    case RL_V_STRING: lua_pushlstring(L, v->s, v->len); break;
+    case RL_V_NUMBER: lua_pushnumber(L, v->number); break;
+    case RL_V_INTEGER: lua_pushinteger(L, (lua_Integer)v->integer); break;
+    case RL_V_BOOLEAN: lua_pushboolean(L, v->integer != 0); break;
+    default: lua_pushnil(L); break;
+    }
+}
+
+static int p_begin(lua_State *L) {
+    begin_args *a = (begin_args *)lua_touserdata(L, 1);
+    rl_engine *e = engine_of(L);
+
+    /* f */
+    lua_createtable(L, 0, RL_FIELD_COUNT + 1);
+    int fields = lua_gettop(L);
+    for (int i = 0; i < RL_FIELD_COUNT; i++) {
+        if (a->fields[i].kind == RL_V_NIL) continue;
+        push_value(L, &a->fields[i]);
+        lua_setfield(L, fields, field_names[i]);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_fields_mt);
+    lua_setmetatable(L, fields);
+    push_view(L, fields);
+    e->ref_f = luaL_ref(L, LUA_REGISTRYINDEX);
+    e->ref_fields = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    /* ctx */
+    lua_createtable(L, 0, 2);
+    if (a->now == (double)(lua_Integer)a->now) lua_pushinteger(L, (lua_Integer)a->now);
+    else lua_pushnumber(L, a->now);
+    lua_setfield(L, -2, "now");
+    lua_pushstring(L, a->mode ? a->mode : "live");
+    lua_setfield(L, -2, "mode");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_ctx_mt);
+    lua_setmetatable(L, -2);
+    push_view(L, -1);
+    e->ref_ctx = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pop(L, 1);
+
+    lua_createtable(L, 8, 0);
+    e->ref_anchor = luaL_ref(L, LUA_REGISTRYINDEX);
+    e->anchor_len = 0;
+
+    /* instantiate every file anew */
+    lua_createtable(L, e->nfiles, 0);
+    int inst = lua_gettop(L);
+    lua_pushvalue(L, inst);
+    e->ref_inst = luaL_ref(L, LUA_REGISTRYINDEX);
+    for (int i = 0; i < e->nfiles; i++) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, e->files[i].ref_chunk);
+        int st = call_rule(e, 0, 1, i);
+        if (st != RL_OK) {
+            a->status = st;
+            return 0;
+        }
+        const char *display = e->files[i].chunkname + 1;
+        st = check_file_table(e, -1, i, 0, display);
+        if (st != RL_OK) {
+            a->status = st;
+            return 0;
+        }
+        lua_rawseti(L, inst, i + 1);
+    }
+    a->status = RL_OK;
+    return 0;
+}
+
+static void release_event(rl_engine *e) {
+    lua_State *L = e->L;
+    luaL_unref(L, LUA_REGISTRYINDEX, e->ref_f);
+    luaL_unref(L, LUA_REGISTRYINDEX, e->ref_ctx);
+    luaL_unref(L, LUA_REGISTRYINDEX, e->ref_fields);
+    luaL_unref(L, LUA_REGISTRYINDEX, e->ref_inst);
+    luaL_unref(L, LUA_REGISTRYINDEX, e->ref_anchor);
+    e->ref_f = e->ref_ctx = e->ref_fields = e->ref_inst = e->ref_anchor = LUA_NOREF;
+    e->ndeliveries = 0;
+    e->nmentions = 0;
+    e->in_event = 0;
+    e->doc = NULL;
+}
+
+int rl_event_begin(rl_engine *e, const rl_value *fields, const rj_doc *doc, uint32_t detail_node, double now,
+                   const char *mode) {
+    if (e->in_event) release_event(e);
+    clear_error(e);
+    e->in_event = 1;
+    e->doc = doc;
+    e->detail_node = detail_node;
+    e->output_len = 0;
+    e->output[0] = 0;
+    e->ndeliveries = 0;
+    e->nmentions = 0;
+    reset_limits(e);
+    begin_args a = {fields, now, mode, RL_OK};
+    lua_pushcfunction(e->L, p_begin);
+    lua_pushlightuserdata(e->L, &a);
+    int rc = lua_pcall(e->L, 1, 0, 0);
+    e->cap_armed = 0;
+    if (rc != LUA_OK) {
+        lua_pop(e->L, 1);
+        set_error(e, RL_ERR_MEMORY, -1, 0, "out of memory while preparing the event");
+        return RL_ERR_MEMORY;
+    }
+    return a.status;
+}
+
+/* Pushes inst[file][key] (nil when absent). */
+static int push_member(rl_engine *e, int file, const char *key) {
+    lua_State *L = e->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_inst);
+    lua_rawgeti(L, -1, file + 1);
+    lua_remove(L, -2);
+    if (lua_type(L, -1) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        return LUA_TNIL;
+    }
+    lua_pushstring(L, key);
+    int t = lua_rawget(L, -2);
+    lua_remove(L, -2);
+    return t;
+}
+
+/* Keeps the value at idx alive until the event ends. */
+static void anchor(rl_engine *e, int idx) {
+    lua_State *L = e->L;
+    idx = lua_absindex(L, idx);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_anchor);
+    lua_pushvalue(L, idx);
+    lua_rawseti(L, -2, ++e->anchor_len);
+    lua_pop(L, 1);
+}
+
+typedef struct filter_args {
+    int file;
+    int keep;
+    const char *reason;
+    size_t reason_len;
+    int status;
+} filter_args;
+
+static int p_filter(lua_State *L) {
+    filter_args *a = (filter_args *)lua_touserdata(L, 1);
+    rl_engine *e = engine_of(L);
+    if (push_member(e, a->file, "filter") != LUA_TFUNCTION) {
+        lua_pop(L, 1);
+        set_error(e, RL_ERR_RESULT, a->file, 0, "the file's table has no 'filter' function for this event");
+        a->status = RL_ERR_RESULT;
+        return 0;
+    }
+    int line = function_line(L, -1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_f);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_ctx);
+    int base = lua_gettop(L) - 3;
+    int st = call_rule(e, 2, LUA_MULTRET, a->file);
+    if (st != RL_OK) {
+        lua_settop(L, base);
+        a->status = st;
+        return 0;
+    }
+    int n = lua_gettop(L) - base;
+    if (n == 0 || lua_type(L, base + 1) != LUA_TBOOLEAN) {
+        set_error(e, RL_ERR_RESULT, a->file, line,
+                  "filter must return a boolean (true keeps the finding, false drops it), optionally followed by a "
+                  "reason string; it returned %s",
+                  n == 0 ? "nothing" : luaL_typename(L, base + 1));
+        lua_settop(L, base);
+        a->status = RL_ERR_RESULT;
+        return 0;
+    }
+    a->keep = lua_toboolean(L, base + 1);
+    a->reason = NULL;
+    if (n >= 2 && !lua_isnil(L, base + 2)) {
+        if (lua_type(L, base + 2) != LUA_TSTRING) {
+            set_error(e, RL_ERR_RESULT, a->file, line, "filter's second return value (the reason) must be a string, not %s",
+                      luaL_typename(L, base + 2));
+            lua_settop(L, base);
+            a->status = RL_ERR_RESULT;
+            return 0;
+        }
+        anchor(e, base + 2);
+        a->reason = lua_tolstring(L, base + 2, &a->reason_len);
+    }
+    lua_settop(L, base);
+    a->status = RL_OK;
+    return 0;
+}
+
+int rl_call_filter(rl_engine *e, int file, int *keep, const char **reason, size_t *reason_len) {
+    clear_error(e);
+    filter_args a = {file, 1, NULL, 0, RL_OK};
+    lua_pushcfunction(e->L, p_filter);
+    lua_pushlightuserdata(e->L, &a);
+    int rc = lua_pcall(e->L, 1, 0, 0);
+    e->cap_armed = 0;
+    if (rc != LUA_OK) {
+        lua_pop(e->L, 1);
+        set_error(e, RL_ERR_MEMORY, file, 0, "out of memory");
+        return RL_ERR_MEMORY;
+    }
+    *keep = a.keep;
+    *reason = a.reason;
+    *reason_len = a.reason_len;
+    return a.status;
+}
+
+typedef struct route_args {
+    int file;
+    int added;
+    int status;
+} route_args;
+
+static int add_mention(rl_engine *e, lua_State *L, int idx) {
+    if (e->nmentions >= e->cap_mentions) {
+        int ncap = e->cap_mentions * 2;
+        rl_mention_ref *m = (rl_mention_ref *)realloc(e->mentions, (size_t)ncap * sizeof *m);
+        if (!m) return 0;
+        e->mentions = m;
+        e->cap_mentions = ncap;
+    }
+    anchor(e, idx);
+    rl_mention_ref *r = &e->mentions[e->nmentions++];
+    r->s = lua_tolstring(L, idx, &r->len);
+    return 1;
+}
+
+/* Reads the delivery table at idx into e->deliveries. Returns RL_OK or RL_ERR_RESULT with the error set. */
+static int read_delivery(rl_engine *e, int idx, int file, int line, int position) {
+    lua_State *L = e->L;
+    idx = lua_absindex(L, idx);
+    char where[48];
+    if (position > 0) snprintf(where, sizeof where, "delivery #%d", position);
+    else snprintf(where, sizeof where, "delivery");
+    if (lua_type(L, idx) != LUA_TTABLE) {
+        set_error(e, RL_ERR_RESULT, file, line, "route returned an array whose element %d is %s, not a delivery table",
+                  position, luaL_typename(L, idx));
+        return RL_ERR_RESULT;
+    }
+    if (e->ndeliveries >= e->limits.max_deliveries) {
+        set_error(e, RL_ERR_RESULT, file, line, "too many deliveries for one finding (at most %d)",
+                  e->limits.max_deliveries);
+        return RL_ERR_RESULT;
+    }
+    rl_delivery d;
+    memset(&d, 0, sizeof d);
+    d.file = file;
+    int first_mention = e->nmentions;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            set_error(e, RL_ERR_RESULT, file, line,
+                      "%s has a %s key; allowed keys: channel, mention, format, to, continue", where,
+                      luaL_typename(L, -2));
+            lua_pop(L, 2);
+            e->nmentions = first_mention;
+            return RL_ERR_RESULT;
+        }
+        const char *k = lua_tostring(L, -2);
+        int t = lua_type(L, -1);
+        const char *want = NULL;
+        if (strcmp(k, "channel") == 0 || strcmp(k, "format") == 0 || strcmp(k, "to") == 0) {
+            if (t != LUA_TSTRING) want = "a string";
+            else {
+                anchor(e, -1);
+                size_t len;
+                const char *s = lua_tolstring(L, -1, &len);
+                if (k[0] == 'c') { d.channel = s; d.channel_len = len; }
+                else if (k[0] == 'f') { d.format = s; d.format_len = len; }
+                else { d.to = s; d.to_len = len; }
+            }
+        } else if (strcmp(k, "continue") == 0) {
+            if (t != LUA_TBOOLEAN) want = "a boolean";
+            else { d.has_continue = 1; d.continue_ = lua_toboolean(L, -1); }
+        } else if (strcmp(k, "mention") == 0) {
+            if (t == LUA_TSTRING) {
+                if (!add_mention(e, L, -1)) want = "fewer mentions (out of memory)";
+            } else if (t == LUA_TTABLE) {
+                lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+                /* must be a pure array of strings */
+                int count = 0;
+                lua_pushnil(L);
+                while (lua_next(L, -2)) {
+                    count++;
+                    lua_pop(L, 1);
+                }
+                if (count != n) want = "a string or an array of strings";
+                for (lua_Integer j = 1; !want && j <= n; j++) {
+                    if (lua_rawgeti(L, -1, j) != LUA_TSTRING) want = "a string or an array of strings";
+                    else if (!add_mention(e, L, -1)) want = "fewer mentions (out of memory)";
+                    lua_pop(L, 1);
+                }
+            } else {
+                want = "a string or an array of strings";
+            }
+        } else {
+            set_error(e, RL_ERR_RESULT, file, line,
+                      "%s has unknown key '%s'; allowed keys: channel, mention, format, to, continue", where, k);
+            lua_pop(L, 2);
+            e->nmentions = first_mention;
+            return RL_ERR_RESULT;
+        }
+        if (want) {
+            set_error(e, RL_ERR_RESULT, file, line, "%s: '%s' must be %s, not %s", where, k, want,
+                      luaL_typename(L, -1));
+            lua_pop(L, 2);
+            e->nmentions = first_mention;
+            return RL_ERR_RESULT;
+        }
+        lua_pop(L, 1);
+    }
+    if (!d.channel && !d.to) {
+        set_error(e, RL_ERR_RESULT, file, line, "%s needs a 'channel' (or a 'to' destination)", where);
+        e->nmentions = first_mention;
+        return RL_ERR_RESULT;
+    }
+    d.mention_count = e->nmentions - first_mention;
+    e->mention_start[e->ndeliveries] = first_mention;
+    e->deliveries[e->ndeliveries++] = d;
+    return RL_OK;
+}
+
+static int p_route(lua_State *L) {
+    route_args *a = (route_args *)lua_touserdata(L, 1);
+    rl_engine *e = engine_of(L);
+    a->added = 0;
+    if (push_member(e, a->file, "route") != LUA_TFUNCTION) {
+        lua_pop(L, 1);
+        set_error(e, RL_ERR_RESULT, a->file, 0, "the file's table has no 'route' function for this event");
+        a->status = RL_ERR_RESULT;
+        return 0;
+    }
+    int line = function_line(L, -1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_f);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_ctx);
+    int base = lua_gettop(L) - 3;
+    int st = call_rule(e, 2, 1, a->file);
+    if (st != RL_OK) {
+        lua_settop(L, base);
+        a->status = st;
+        return 0;
+    }
+    int r = base + 1;
+    int before = e->ndeliveries;
+    int before_mentions = e->nmentions;
+    a->status = RL_OK;
+    if (lua_isnil(L, r)) {
+        /* no deliveries */
+    } else if (lua_type(L, r) != LUA_TTABLE) {
+        set_error(e, RL_ERR_RESULT, a->file, line,
+                  "route must return nil, a delivery table or an array of delivery tables; it returned %s",
+                  luaL_typename(L, r));
+        a->status = RL_ERR_RESULT;
+    } else {
+        lua_Integer n = (lua_Integer)lua_rawlen(L, r);
+        if (n == 0 && lua_rawgeti(L, r, 1) == LUA_TNIL) {
+            lua_pop(L, 1);
+            /* a single delivery, or {} meaning none */
+            lua_pushnil(L);
+            int empty = !lua_next(L, r);
+            if (!empty) lua_pop(L, 2);
+            if (!empty) a->status = read_delivery(e, r, a->file, line, 0);
+        } else {
+            if (n == 0) lua_pop(L, 1);
+            /* an array: every key must be 1..n */
+            lua_Integer count = 0;
+            lua_pushnil(L);
+            while (lua_next(L, r)) {
+                count++;
+                lua_pop(L, 1);
+            }
+            if (count != n) {
+                set_error(e, RL_ERR_RESULT, a->file, line,
+                          "route returned a table that mixes array items and named keys; return one delivery table "
+                          "or an array of delivery tables");
+                a->status = RL_ERR_RESULT;
+            }
+            for (lua_Integer j = 1; a->status == RL_OK && j <= n; j++) {
+                lua_rawgeti(L, r, j);
+                a->status = read_delivery(e, -1, a->file, line, (int)j);
+                lua_pop(L, 1);
+            }
+        }
+    }
+    if (a->status != RL_OK) {
+        e->ndeliveries = before;
+        e->nmentions = before_mentions;
+    }
+    a->added = e->ndeliveries - before;
+    lua_settop(L, base);
+    return 0;
+}
+
+int rl_call_route(rl_engine *e, int file, int *added) {
+    clear_error(e);
+    route_args a = {file, 0, RL_OK};
+    lua_pushcfunction(e->L, p_route);
+    lua_pushlightuserdata(e->L, &a);
+    int rc = lua_pcall(e->L, 1, 0, 0);
+    e->cap_armed = 0;
+    if (rc != LUA_OK) {
+        lua_pop(e->L, 1);
+        set_error(e, RL_ERR_MEMORY, file, 0, "out of memory");
+        *added = 0;
+        return RL_ERR_MEMORY;
+    }
+    *added = a.added;
+    return a.status;
+}
+
+int rl_delivery_count(const rl_engine *e) { return e->ndeliveries; }
+
+void rl_delivery_get(const rl_engine *e, int index, rl_delivery *out) { *out = e->deliveries[index]; }
+
+const char *rl_delivery_mention(const rl_engine *e, int index, int mention, size_t *len) {
+    const rl_mention_ref *r = &e->mentions[e->mention_start[index] + mention];
+    *len = r->len;
+    return r->s;
+}
+
+typedef struct format_args {
+    int format;
+    int delivery;
+    int status;
+} format_args;
+
+static int p_format(lua_State *L) {
+    format_args *a = (format_args *)lua_touserdata(L, 1);
+    rl_engine *e = engine_of(L);
+    rl_format *fm = &e->formats[a->format];
+    if (push_member(e, fm->file, "formats") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        set_error(e, RL_ERR_RESULT, fm->file, 0, "the file's table has no 'formats' table for this event");
+        a->status = RL_ERR_RESULT;
+        return 0;
+    }
+    lua_pushstring(L, fm->name);
+    if (lua_rawget(L, -2) != LUA_TFUNCTION) {
+        lua_pop(L, 2);
+        set_error(e, RL_ERR_RESULT, fm->file, fm->line, "formats.%s is not a function for this event", fm->name);
+        a->status = RL_ERR_RESULT;
+        return 0;
+    }
+    lua_remove(L, -2);
+    int line = function_line(L, -1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_f);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_ctx);
+    /* d: a fresh table describing the delivery */
+    lua_createtable(L, 0, 5);
+    if (a->delivery >= 0 && a->delivery < e->ndeliveries) {
+        const rl_delivery *d = &e->deliveries[a->delivery];
+        if (d->channel) { lua_pushlstring(L, d->channel, d->channel_len); lua_setfield(L, -2, "channel"); }
+        lua_pushlstring(L, d->to ? d->to : "default", d->to ? d->to_len : 7);
+        lua_setfield(L, -2, "to");
+        lua_pushstring(L, fm->name);
+        lua_setfield(L, -2, "format");
+        lua_pushboolean(L, d->continue_);
+        lua_setfield(L, -2, "continue");
+        lua_createtable(L, d->mention_count, 0);
+        for (int j = 0; j < d->mention_count; j++) {
+            const rl_mention_ref *m = &e->mentions[e->mention_start[a->delivery] + j];
+            lua_pushlstring(L, m->s, m->len);
+            lua_rawseti(L, -2, j + 1);
+        }
+        lua_setfield(L, -2, "mention");
+    }
+    int base = lua_gettop(L) - 4;
+    int st = call_rule(e, 3, 1, fm->file);
+    if (st != RL_OK) {
+        lua_settop(L, base);
+        a->status = st;
+        return 0;
+    }
+    int t = lua_type(L, base + 1);
+    if (t != LUA_TSTRING && t != LUA_TTABLE) {
+        set_error(e, RL_ERR_RESULT, fm->file, line,
+                  "format '%s' must return a string or a table with 'text' (and optionally 'blocks', 'attachments'); it "
+                  "returned %s",
+                  fm->name, luaL_typename(L, base + 1));
+        lua_settop(L, base);
+        a->status = RL_ERR_RESULT;
+        return 0;
+    }
+    /* encode under the cap (user tables can be large); errors here are the rule's */
+    luaL_Buffer b;
+    e->cap_armed = 1;
+    luaL_buffinit(L, &b);
+    rl_json_encode(L, base + 1, &b);
+    luaL_pushresult(&b);
+    e->cap_armed = 0;
+    size_t len;
+    const char *s = lua_tolstring(L, -1, &len);
+    char *copy = (char *)realloc(e->out, len + 1);
+    if (!copy) {
+        lua_settop(L, base);
+        set_error(e, RL_ERR_MEMORY, fm->file, line, "out of memory");
+        a->status = RL_ERR_MEMORY;
+        return 0;
+    }
+    memcpy(copy, s, len);
+    copy[len] = 0;
+    e->out = copy;
+    e->out_len = len;
+    lua_settop(L, base);
+    a->status = RL_OK;
+    return 0;
+}
+
+/* Runs p_format; a Lua error raised by the JSON encoder (bad value in the result) becomes a result error. */
+int rl_call_format(rl_engine *e, int format, int delivery, const char **json, size_t *json_len) {
+    clear_error(e);
+    format_args a = {format, delivery, RL_OK};
+    lua_pushcfunction(e->L, p_format);
+    lua_pushlightuserdata(e->L, &a);
+    int rc = lua_pcall(e->L, 1, 0, 0);
+    e->cap_armed = 0;
+    if (rc != LUA_OK) {
+        const char *msg = lua_tostring(e->L, -1);
+        if (rc == LUA_ERRMEM || e->mem_exceeded)
+            set_error(e, RL_ERR_MEMORY, e->formats[format].file, 0, "memory limit exceeded while encoding format '%s'",
+                      e->formats[format].name);
+        else
+            set_error(e, RL_ERR_RESULT, e->formats[format].file, e->formats[format].line, "format '%s' returned a value that cannot be sent: %s",
+                      e->formats[format].name, msg ? msg : "?");
+        lua_pop(e->L, 1);
+        return e->err_status;
+    }
+    if (a.status == RL_OK) {
+        *json = e->out;
+        *json_len = e->out_len;
+    }
+    return a.status;
+}
+
+const char *rl_event_output(const rl_engine *e, size_t *len) {
+    *len = e->output_len;
+    return e->output;
+}
+
+void rl_event_end(rl_engine *e) {
+    if (e->in_event) release_event(e);
+    lua_sethook(e->L, NULL, 0, 0);
+}
