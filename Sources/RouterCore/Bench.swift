@@ -1,0 +1,138 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import RouterFinding
+import RouterJSON
+import RouterRules
+
+/// `router bench RULES_DIR EVENTS.jsonl`: the whole per-event path (parse, filter, route, render, serialise) on one
+/// thread, with throughput, per-event latency percentiles per stage, and peak memory.
+public enum Bench {
+    public struct Options: Sendable {
+        public var rulesDirectory: String
+        public var eventsPath: String
+        /// Passes over the events file.
+        public var passes: Int = 1
+        /// Events run before measuring (JIT-free, but warms caches and the allocator).
+        public var warmup: Int = 500
+
+        public init(rulesDirectory: String, eventsPath: String) {
+            self.rulesDirectory = rulesDirectory
+            self.eventsPath = eventsPath
+        }
+    }
+
+    static func nanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    public static func run(_ options: Options, out: OutputSink, err: OutputSink) -> Int32 {
+        defer {
+            out.flush()
+            err.flush()
+        }
+        guard let data = FileManager.default.contents(atPath: options.eventsPath) else {
+            err.line("\(options.eventsPath): cannot read the events file")
+            return ExitStatus.inputError
+        }
+        let bytes = [UInt8](data)
+        var lines: [ArraySlice<UInt8>] = []
+        var start = 0
+        for i in 0...bytes.count where i == bytes.count || bytes[i] == 0x0A {
+            if i > start { lines.append(bytes[start..<i]) }
+            start = i + 1
+        }
+        lines = lines.filter { $0.contains(where: { $0 != 0x20 && $0 != 0x0D && $0 != 0x09 }) }
+        guard !lines.isEmpty else {
+            err.line("\(options.eventsPath): no events (expected JSON Lines: one event per line)")
+            return ExitStatus.inputError
+        }
+        let engine: RuleEngine
+        do {
+            engine = try RuleEngine(directory: options.rulesDirectory)
+        } catch {
+            for e in error.errors { err.line(e.description) }
+            return ExitStatus.ruleError
+        }
+        let context = EvaluationContext(now: Timestamps.now(), mode: "bench")
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1 << 16)
+
+        var parseNs: [UInt64] = [], rulesNs: [UInt64] = [], serialiseNs: [UInt64] = [], totalNs: [UInt64] = []
+        let total = lines.count * options.passes
+        parseNs.reserveCapacity(total)
+        rulesNs.reserveCapacity(total)
+        serialiseNs.reserveCapacity(total)
+        totalNs.reserveCapacity(total)
+        var findings = 0, deliveries = 0, inputErrors = 0, ruleErrors = 0, payloadBytes = 0
+
+        func one(_ line: ArraySlice<UInt8>, record: Bool) {
+            let t0 = nanos()
+            let items = InputReader.items(fromBytes: line, source: "bench")
+            let t1 = nanos()
+            var evaluations: [Evaluation] = []
+            evaluations.reserveCapacity(items.count)
+            for item in items {
+                if let f = item.finding {
+                    evaluations.append(engine.evaluate(f, context: context))
+                }
+            }
+            let t2 = nanos()
+            for e in evaluations {
+                for d in e.deliveries {
+                    buffer.removeAll(keepingCapacity: true)
+                    d.payload.write(into: &buffer)
+                    if record { payloadBytes += buffer.count }
+                }
+            }
+            let t3 = nanos()
+            guard record else { return }
+            parseNs.append(t1 - t0)
+            rulesNs.append(t2 - t1)
+            serialiseNs.append(t3 - t2)
+            totalNs.append(t3 - t0)
+            for item in items where item.finding == nil { inputErrors += 1 }
+            findings += evaluations.count
+            for e in evaluations {
+                deliveries += e.deliveries.count
+                ruleErrors += e.errors.count
+            }
+        }
+
+        for k in 0..<min(options.warmup, lines.count * options.passes) { one(lines[k % lines.count], record: false) }
+        let wallStart = nanos()
+        for _ in 0..<options.passes {
+            for line in lines { one(line, record: true) }
+        }
+        let wall = Double(nanos() - wallStart) / 1e9
+
+        var usage = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+        let peakMB = Double(usage.ru_maxrss) / 1024
+
+        func pct(_ values: [UInt64], _ p: Double) -> Double {
+            let sorted = values.sorted()
+            let i = min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)
+            return Double(sorted[max(0, i)]) / 1000
+        }
+        func row(_ name: String, _ values: [UInt64]) -> String {
+            let mean = Double(values.reduce(0, +)) / Double(values.count) / 1000
+            return name.padding(toLength: 10, withPad: " ", startingAt: 0)
+                + String(format: "%9.2f %9.2f %9.2f", mean, pct(values, 0.5), pct(values, 0.99))
+        }
+        out.line("router bench: \(options.rulesDirectory) over \(options.eventsPath)")
+        out.line("events: \(totalNs.count) (\(lines.count) lines x \(options.passes) passes), findings: \(findings), deliveries: \(deliveries), input errors: \(inputErrors), rule errors: \(ruleErrors)")
+        out.line(String(format: "throughput: %.0f events/s on one thread (%.3f s wall)", Double(totalNs.count) / wall, wall))
+        out.line("stage        mean us    p50 us    p99 us")
+        out.line(row("parse", parseNs))
+        out.line(row("rules", rulesNs) + "   (filter, route, render)")
+        out.line(row("serialise", serialiseNs))
+        out.line(row("total", totalNs))
+        out.line(String(format: "payload bytes: %d (%.0f per delivery)", payloadBytes, deliveries > 0 ? Double(payloadBytes) / Double(deliveries) : 0))
+        out.line(String(format: "peak memory (max RSS): %.1f MB; Lua heap now: %.0f KB", peakMB, Double(engine.memoryUsed) / 1024))
+        return ExitStatus.ok
+    }
+}

@@ -1,0 +1,71 @@
+import RouterJSON
+import RouterSlack
+
+/// Where a finding goes and what is posted there.
+public struct RoutedDelivery: Sendable, Equatable {
+    /// `#name` or a channel ID; nil for the fallback delivery when no fallback channel is configured (the default
+    /// destination's own channel, as with an incoming webhook).
+    public var channel: String?
+    public var mentions: [Mention]
+    /// `detailed`, `compact` or a custom format's name.
+    public var format: String
+    /// The destination's name (`default` unless the rule set `to`).
+    public var to: String
+    /// The rule file that chose it; nil for the router's own fallback delivery.
+    public var file: String?
+    /// True when a rule error sent the finding here (or changed how it is rendered).
+    public var fallback: Bool
+    public var continueRouting: Bool
+    /// The rendered Slack message (without channel).
+    public var message: SlackMessage
+
+    public init(
+        channel: String?, mentions: [Mention], format: String, to: String, file: String?, fallback: Bool,
+        continueRouting: Bool, message: SlackMessage
+    ) {
+        self.channel = channel
+        self.mentions = mentions
+        self.format = format
+        self.to = to
+        self.file = file
+        self.fallback = fallback
+        self.continueRouting = continueRouting
+        self.message = message
+    }
+
+    /// The exact `chat.postMessage` body.
+    public var payload: JSONValue { message.payload(channel: channel) }
+}
+
+/// One filter or route call, for `--explain`.
+public struct TraceEntry: Sendable, Equatable {
+    public enum Outcome: Sendable, Equatable {
+        case kept
+        case dropped(reason: String?)
+        case routed(count: Int, continues: Bool)
+        case noRoute
+        case error(RuleError)
+        case skipped
+    }
+    public var phase: RuleError.Phase
+    public var file: String
+    public var line: Int?
+    public var outcome: Outcome
+}
+
+/// The decision for one finding.
+public struct Evaluation: Sendable {
+    public struct Drop: Sendable, Equatable {
+        public var file: String
+        public var reason: String?
+    }
+    public var dropped: Drop?
+    public var deliveries: [RoutedDelivery] = []
+    public var errors: [RuleError] = []
+    public var trace: [TraceEntry] = []
+    /// What the scripts printed while evaluating this finding.
+    public var output: String = ""
+
+    /// No rule claimed the finding (and no rule error sent it to the fallback).
+    public var unrouted: Bool { dropped == nil && deliveries.isEmpty }
+}

@@ -1,0 +1,458 @@
+import CRouterJSON
+import CRouterLua
+import Foundation
+import RouterFinding
+import RouterJSON
+import RouterSlack
+
+/// What the evaluation of one finding may depend on besides the finding.
+public struct EvaluationContext: Sendable {
+    /// Evaluation time, Unix seconds (`ctx.now`).
+    public var now: Double
+    /// `ctx.mode`: `"test"` for dry runs, `"live"` otherwise.
+    public var mode: String
+    /// Channel of the fallback delivery a rule error sends the finding to; nil means the default destination's own
+    /// channel (an incoming webhook's).
+    public var fallbackChannel: String?
+    /// Record every filter and route call in `Evaluation.trace`.
+    public var explain: Bool
+
+    public init(now: Double, mode: String = "live", fallbackChannel: String? = nil, explain: Bool = false) {
+        self.now = now
+        self.mode = mode
+        self.fallbackChannel = fallbackChannel
+        self.explain = explain
+    }
+}
+
+/// One loaded rule file.
+public struct RuleFile: Sendable, Equatable {
+    public var path: String
+    public var hasFilter: Bool
+    public var hasRoute: Bool
+    public var filterLine: Int?
+    public var routeLine: Int?
+}
+
+/// The rule files of a directory, compiled into one sandboxed Lua state, evaluated one finding at a time.
+///
+/// Not thread-safe: use one engine per thread (engines are cheap: a few hundred microseconds to load).
+/// A rule mistake never escapes as a crash: it is an `RuleError` in the `Evaluation`, and the finding then goes to
+/// the fallback delivery.
+public final class RuleEngine {
+    public let directory: String
+    public let limits: RuleLimits
+    public private(set) var files: [RuleFile] = []
+    /// Custom format names, with the file that defines each.
+    public private(set) var formats: [String: String] = [:]
+
+    private let engine: OpaquePointer
+    private var formatIndex: [String: Int32] = [:]
+    private var arena: [UInt8] = []
+
+    /// Loads every `*.lua` file directly in `directory`, in byte-wise filename order.
+    /// Throws `RuleLoadError` listing every file that does not compile or returns the wrong shape.
+    public convenience init(directory: String, limits: RuleLimits = .default) throws(RuleLoadError) {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        } catch {
+            throw RuleLoadError(errors: [
+                RuleError(
+                    file: directory, line: nil, phase: .load, kind: .io,
+                    message: "cannot read the rules directory: \(RuleEngine.describe(error))")
+            ])
+        }
+        var sources: [(path: String, source: [UInt8])] = []
+        var errors: [RuleError] = []
+        let luaNames = names.filter { $0.hasSuffix(".lua") }.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        for name in luaNames {
+            let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else { continue }
+            guard let data = FileManager.default.contents(atPath: path) else {
+                errors.append(
+                    RuleError(file: path, line: nil, phase: .load, kind: .io, message: "cannot read the file"))
+                continue
+            }
+            sources.append((path, [UInt8](data)))
+        }
+        try self.init(sources: sources, directory: directory, limits: limits, priorErrors: errors)
+    }
+
+    /// Loads rule files from memory (path is used in messages). Order is the order given.
+    public init(
+        sources: [(path: String, source: [UInt8])], directory: String = "rules", limits: RuleLimits = .default,
+        priorErrors: [RuleError] = []
+    ) throws(RuleLoadError) {
+        self.directory = directory
+        self.limits = limits
+        var c = rl_limits(
+            instructions: Int64(limits.instructions), wall_seconds: limits.wallSeconds,
+            memory_bytes: limits.memoryBytes, pattern_steps: Int64(limits.patternSteps),
+            max_deliveries: Int32(limits.maxDeliveries))
+        guard let e = rl_new(&c) else {
+            throw RuleLoadError(errors: [
+                RuleError(file: nil, line: nil, phase: .load, kind: .memory, message: "cannot create the Lua state")
+            ])
+        }
+        self.engine = e
+        var errors = priorErrors
+        for (path, source) in sources {
+            let status = source.withUnsafeBufferPointer { buf in
+                buf.withMemoryRebound(to: CChar.self) { chars in
+                    rl_load(e, "@" + path, chars.baseAddress, chars.count)
+                }
+            }
+            if status != 0 {
+                errors.append(lastError(phase: .load, defaultFile: path))
+                continue
+            }
+            let i = rl_file_count(e) - 1
+            let filterLine = Int(rl_file_filter_line(e, i))
+            let routeLine = Int(rl_file_route_line(e, i))
+            files.append(
+                RuleFile(
+                    path: path, hasFilter: rl_file_has_filter(e, i) != 0, hasRoute: rl_file_has_route(e, i) != 0,
+                    filterLine: filterLine > 0 ? filterLine : nil, routeLine: routeLine > 0 ? routeLine : nil))
+        }
+        for k in 0..<rl_format_count(e) {
+            let name = String(cString: rl_format_name(e, k))
+            formatIndex[name] = k
+            formats[name] = files[Int(rl_format_file(e, k))].path
+        }
+        if !errors.isEmpty {
+            throw RuleLoadError(errors: errors)
+        }
+    }
+
+    deinit { rl_free(engine) }
+
+    /// Bytes of Lua heap in use.
+    public var memoryUsed: Int { rl_memory_used(engine) }
+
+    private static func describe(_ error: Error) -> String {
+        if let e = error as? CocoaError, let u = e.userInfo[NSUnderlyingErrorKey] as? NSError {
+            return u.localizedDescription
+        }
+        return (error as NSError).localizedDescription
+    }
+
+    private func lastError(phase: RuleError.Phase, defaultFile: String?) -> RuleError {
+        let status = rl_error_status(engine)
+        let kind: RuleError.Kind =
+            switch status {
+            case 2: .instructions
+            case 3: .timeout
+            case 4: .memory
+            case 5: .result
+            case 6: .syntax
+            default: .runtime
+            }
+        let fileIndex = Int(rl_error_file(engine))
+        let file = fileIndex >= 0 && fileIndex < files.count ? files[fileIndex].path : defaultFile
+        let line = Int(rl_error_line(engine))
+        return RuleError(
+            file: file, line: line > 0 ? line : nil, phase: phase, kind: kind,
+            message: String(cString: rl_error_message(engine)))
+    }
+
+    private func fileError(_ file: Int, line: Int?, phase: RuleError.Phase, _ message: String) -> RuleError {
+        RuleError(file: files[file].path, line: line, phase: phase, kind: .result, message: message)
+    }
+
+    // MARK: - Evaluation
+
+    /// Runs the finding through every filter, then the routes, then renders each delivery.
+    public func evaluate(_ finding: Finding, context: EvaluationContext) -> Evaluation {
+        var result = Evaluation()
+        defer { rl_event_end(engine) }
+
+        let begun = beginEvent(finding, context: context)
+        if begun != 0 {
+            let error = lastError(phase: .load, defaultFile: nil)
+            result.errors.append(error)
+            result.deliveries.append(fallbackDelivery(finding, context: context, error: error))
+            captureOutput(&result)
+            return result
+        }
+
+        // Filters, in file order; the first false drops the finding.
+        for (i, file) in files.enumerated() where file.hasFilter {
+            var keep: Int32 = 1
+            var reasonPtr: UnsafePointer<CChar>? = nil
+            var reasonLen = 0
+            let status = rl_call_filter(engine, Int32(i), &keep, &reasonPtr, &reasonLen)
+            if status != 0 {
+                let error = lastError(phase: .filter, defaultFile: file.path)
+                result.errors.append(error)
+                if context.explain { result.trace.append(TraceEntry(phase: .filter, file: file.path, line: file.filterLine, outcome: .error(error))) }
+                result.deliveries.append(fallbackDelivery(finding, context: context, error: error))
+                captureOutput(&result)
+                return result
+            }
+            if keep == 0 {
+                let reason = reasonPtr.map { Self.string($0, reasonLen) }
+                result.dropped = Evaluation.Drop(file: file.path, reason: reason)
+                if context.explain { result.trace.append(TraceEntry(phase: .filter, file: file.path, line: file.filterLine, outcome: .dropped(reason: reason))) }
+                captureOutput(&result)
+                return result
+            }
+            if context.explain { result.trace.append(TraceEntry(phase: .filter, file: file.path, line: file.filterLine, outcome: .kept)) }
+        }
+
+        // Routes, in file order, until one returns deliveries none of which says `continue = true`.
+        var routeError: RuleError? = nil
+        var chosen: [(index: Int32, delivery: RoutedDelivery)] = []
+        for (i, file) in files.enumerated() where file.hasRoute {
+            var added: Int32 = 0
+            let status = rl_call_route(engine, Int32(i), &added)
+            if status != 0 {
+                let error = lastError(phase: .route, defaultFile: file.path)
+                routeError = error
+                if context.explain { result.trace.append(TraceEntry(phase: .route, file: file.path, line: file.routeLine, outcome: .error(error))) }
+                break
+            }
+            if added == 0 {
+                if context.explain { result.trace.append(TraceEntry(phase: .route, file: file.path, line: file.routeLine, outcome: .noRoute)) }
+                continue
+            }
+            let total = rl_delivery_count(engine)
+            var continues = false
+            for k in (total - added)..<total {
+                switch readDelivery(k, file: i) {
+                case .success(let d):
+                    chosen.append((k, d))
+                    if d.continueRouting { continues = true }
+                case .failure(let error):
+                    routeError = error
+                }
+                if routeError != nil { break }
+            }
+            if let routeError {
+                if context.explain { result.trace.append(TraceEntry(phase: .route, file: file.path, line: file.routeLine, outcome: .error(routeError))) }
+                break
+            }
+            if context.explain { result.trace.append(TraceEntry(phase: .route, file: file.path, line: file.routeLine, outcome: .routed(count: Int(added), continues: continues))) }
+            if !continues { break }
+        }
+
+        // Render what was chosen.
+        for (index, var delivery) in chosen {
+            switch delivery.format {
+            case "detailed":
+                delivery.message = SlackRenderer.detailed(finding, mentions: delivery.mentions)
+            case "compact":
+                delivery.message = SlackRenderer.compact(finding, mentions: delivery.mentions)
+            default:
+                switch renderCustom(finding, format: delivery.format, delivery: index, mentions: delivery.mentions) {
+                case .success(let message):
+                    delivery.message = message
+                case .failure(let error):
+                    result.errors.append(error)
+                    delivery.message = SlackRenderer.detailed(
+                        finding, mentions: delivery.mentions, note: "Rule error (shown in the detailed format): \(error)")
+                    delivery.fallback = true
+                }
+            }
+            result.deliveries.append(delivery)
+        }
+        if let routeError {
+            result.errors.append(routeError)
+            result.deliveries.append(fallbackDelivery(finding, context: context, error: routeError))
+        }
+        captureOutput(&result)
+        return result
+    }
+
+    private func captureOutput(_ result: inout Evaluation) {
+        var len = 0
+        if let p = rl_event_output(engine, &len), len > 0 {
+            result.output = Self.string(p, len)
+        }
+    }
+
+    private static func string(_ p: UnsafePointer<CChar>, _ len: Int) -> String {
+        p.withMemoryRebound(to: UInt8.self, capacity: len) { u in
+            String(decoding: UnsafeBufferPointer(start: u, count: len), as: UTF8.self)
+        }
+    }
+
+    private func fallbackDelivery(_ finding: Finding, context: EvaluationContext, error: RuleError) -> RoutedDelivery {
+        RoutedDelivery(
+            channel: context.fallbackChannel, mentions: [], format: "detailed", to: "default", file: nil,
+            fallback: true, continueRouting: false,
+            message: SlackRenderer.detailed(finding, mentions: [], note: "Rule error: \(error)"))
+    }
+
+    private func readDelivery(_ k: Int32, file: Int) -> Result<RoutedDelivery, RuleError> {
+        var d = rl_delivery()
+        rl_delivery_get(engine, k, &d)
+        let line = files[file].routeLine
+        let where_ = "delivery"
+        func fail(_ message: String) -> Result<RoutedDelivery, RuleError> {
+            .failure(fileError(file, line: line, phase: .route, message))
+        }
+        let channel = d.channel.map { Self.string($0, d.channel_len) }
+        if let channel, !Self.isValidChannel(channel) {
+            return fail("\(where_): 'channel' must be '#name' (lowercase letters, digits, '-', '_') or a channel ID such as C0123ABCD, not \(Self.quote(channel))")
+        }
+        let to = d.to.map { Self.string($0, d.to_len) } ?? "default"
+        if !Self.isValidDestination(to) {
+            return fail("\(where_): 'to' must be a destination name (letters, digits, '-', '_'), not \(Self.quote(to))")
+        }
+        let format = d.format.map { Self.string($0, d.format_len) } ?? "detailed"
+        if format != "detailed" && format != "compact" && formatIndex[format] == nil {
+            let defined = formats.keys.sorted()
+            return fail(
+                "\(where_): 'format' \(Self.quote(format)) is not defined (built in: detailed, compact"
+                    + (defined.isEmpty ? "" : "; defined in rule files: " + defined.joined(separator: ", ")) + ")")
+        }
+        var mentions: [Mention] = []
+        for j in 0..<d.mention_count {
+            var len = 0
+            let p = rl_delivery_mention(engine, k, j, &len)!
+            let raw = Self.string(p, len)
+            do {
+                mentions.append(try Mention(parsing: raw))
+            } catch {
+                return fail("\(where_): 'mention' \(error)")
+            }
+        }
+        return .success(
+            RoutedDelivery(
+                channel: channel, mentions: mentions, format: format, to: to, file: files[file].path, fallback: false,
+                continueRouting: d.has_continue != 0 && d.continue_ != 0, message: SlackMessage(text: "")))
+    }
+
+    private func renderCustom(_ finding: Finding, format: String, delivery: Int32, mentions: [Mention])
+        -> Result<SlackMessage, RuleError>
+    {
+        guard let k = formatIndex[format] else {
+            return .failure(RuleError(file: nil, line: nil, phase: .format, kind: .result, message: "unknown format '\(format)'"))
+        }
+        var json: UnsafePointer<CChar>? = nil
+        var len = 0
+        let status = rl_call_format(engine, k, delivery, &json, &len)
+        if status != 0 {
+            return .failure(lastError(phase: .format, defaultFile: formats[format]))
+        }
+        let bytes = json!.withMemoryRebound(to: UInt8.self, capacity: len) { Array(UnsafeBufferPointer(start: $0, count: len)) }
+        let file = formats[format]
+        let line = Int(rl_format_line(engine, k))
+        do {
+            let value = try JSONValue.parse(bytes)
+            return .success(try SlackRenderer.custom(value, mentions: mentions))
+        } catch {
+            return .failure(
+                RuleError(file: file, line: line > 0 ? line : nil, phase: .format, kind: .result, message: "format '\(format)': \(error)"))
+        }
+    }
+
+    // MARK: - Pushing the finding
+
+    private func beginEvent(_ f: Finding, context: EvaluationContext) -> Int32 {
+        arena.removeAll(keepingCapacity: true)
+        // (offset, length) of each string field in the arena, or a non-string value.
+        enum V { case none, str(Int, Int), num(Double), int(Int64), bool(Bool) }
+        var values = [V](repeating: .none, count: Int(RL_FIELD_COUNT))
+        func put(_ field: Int, _ s: String?) {
+            guard let s else { return }
+            let start = arena.count
+            arena.append(contentsOf: s.utf8)
+            values[field] = .str(start, arena.count - start)
+        }
+        put(RL_F_ID, f.id)
+        put(RL_F_TYPE, f.type)
+        put(RL_F_PURPOSE, f.purpose)
+        put(RL_F_RESOURCE_KIND, f.resourceKind)
+        put(RL_F_FAMILY, f.family)
+        put(RL_F_ARTIFACT, f.artifact)
+        values[Int(RL_F_SEVERITY)] = f.severity == f.severity.rounded() && abs(f.severity) < 1e15 ? .int(Int64(f.severity)) : .num(f.severity)
+        put(RL_F_SEVERITY_LABEL, f.severityLabel.rawValue)
+        put(RL_F_TITLE, f.title)
+        put(RL_F_DESCRIPTION, f.description)
+        put(RL_F_ACCOUNT, f.account)
+        put(RL_F_EVENT_ACCOUNT, f.eventAccount)
+        put(RL_F_REGION, f.region)
+        put(RL_F_PARTITION, f.partition)
+        put(RL_F_RESOURCE_TYPE, f.resourceType)
+        put(RL_F_ACTION_TYPE, f.actionType)
+        values[Int(RL_F_COUNT)] = .int(Int64(f.count))
+        put(RL_F_FIRST_SEEN, f.firstSeen)
+        put(RL_F_LAST_SEEN, f.lastSeen)
+        put(RL_F_CREATED_AT, f.createdAt)
+        put(RL_F_UPDATED_AT, f.updatedAt)
+        values[Int(RL_F_ARCHIVED)] = .bool(f.archived)
+        values[Int(RL_F_SAMPLE)] = .bool(f.sample)
+        put(RL_F_CONSOLE_URL, f.consoleURL)
+        put(RL_F_RESOURCE, f.resourceSummary)
+
+        return arena.withUnsafeBufferPointer { buf -> Int32 in
+            let base = buf.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }
+            var cvalues = [rl_value](repeating: rl_value(), count: values.count)
+            for (i, v) in values.enumerated() {
+                switch v {
+                case .none: cvalues[i].kind = Int32(RL_V_NIL.rawValue)
+                case .str(let off, let len):
+                    cvalues[i].kind = Int32(RL_V_STRING.rawValue)
+                    cvalues[i].s = base.map { $0 + off } ?? UnsafePointer(bitPattern: 1)
+                    cvalues[i].len = len
+                case .num(let d):
+                    cvalues[i].kind = Int32(RL_V_NUMBER.rawValue)
+                    cvalues[i].number = d
+                case .int(let n):
+                    cvalues[i].kind = Int32(RL_V_INTEGER.rawValue)
+                    cvalues[i].integer = n
+                case .bool(let b):
+                    cvalues[i].kind = Int32(RL_V_BOOLEAN.rawValue)
+                    cvalues[i].integer = b ? 1 : 0
+                }
+            }
+            return context.mode.withCString { mode in
+                rl_event_begin(engine, cvalues, f.document.cDocument, f.detail.index, context.now, mode)
+            }
+        }
+    }
+
+    // MARK: - Validation helpers
+
+    static func isValidChannel(_ s: String) -> Bool {
+        let u = Array(s.utf8)
+        if u.first == UInt8(ascii: "#") {
+            guard u.count >= 2, u.count <= 81 else { return false }
+            return u.dropFirst().allSatisfy { c in
+                (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || c == 0x2D || c == 0x5F || c >= 0x80
+            }
+        }
+        guard u.count >= 9, u.count <= 24, let first = u.first, first == UInt8(ascii: "C") || first == UInt8(ascii: "G") || first == UInt8(ascii: "D") else {
+            return false
+        }
+        return u.allSatisfy { ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) }
+    }
+
+    static func isValidDestination(_ s: String) -> Bool {
+        let u = Array(s.utf8)
+        guard !u.isEmpty, u.count <= 64 else { return false }
+        return u.allSatisfy { c in
+            (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39) || c == 0x2D || c == 0x5F
+        }
+    }
+
+    /// A value quoted for an error message: control characters escaped, at most 80 characters.
+    static func quote(_ s: String) -> String {
+        var out = "'"
+        for (n, ch) in s.unicodeScalars.enumerated() {
+            if n >= 80 {
+                out += "..."
+                break
+            }
+            if ch.value < 0x20 || ch.value == 0x7F {
+                out += String(format: "\\x%02X", ch.value)
+            } else {
+                out.unicodeScalars.append(ch)
+            }
+        }
+        return out + "'"
+    }
+}
