@@ -1,0 +1,142 @@
+/// Text helpers for Slack mrkdwn.
+///
+/// Slack parses `<...>` as mentions and links (`<!channel>`, `<@U123>`, `<https://x|label>`) and `&...;` as entities.
+/// Finding fields (user agents, user names, domains, bucket names) are attacker-influenced, so every finding-derived
+/// string that goes into a payload passes through ``escape(_:)`` (and ``sanitize(_:)``); only ``Mention`` values and
+/// links built by the renderer produce `<...>`.
+public enum SlackText {
+    /// Escapes exactly `&` -> `&amp;`, `<` -> `&lt;`, `>` -> `&gt;`, as Slack requires for text one did not author.
+    /// Nothing else is changed (no HTML escaping of quotes, no mrkdwn escaping).
+    public static func escape(_ s: String) -> String {
+        var needs = false
+        for b in s.utf8 where b == UInt8(ascii: "&") || b == UInt8(ascii: "<") || b == UInt8(ascii: ">") {
+            needs = true
+            break
+        }
+        if !needs { return s }
+        var out = String()
+        out.reserveCapacity(s.utf8.count + 16)
+        for ch in s.unicodeScalars {
+            switch ch {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            default: out.unicodeScalars.append(ch)
+            }
+        }
+        return out
+    }
+
+    /// Reverses ``escape(_:)`` (for previews): `&lt;` `&gt;` `&amp;` back to `<` `>` `&`.
+    public static func unescape(_ s: String) -> String {
+        guard s.utf8.contains(UInt8(ascii: "&")) else { return s }
+        var out = String()
+        var i = s.startIndex
+        while i < s.endIndex {
+            let rest = s[i...]
+            if s[i] == "&" {
+                if rest.hasPrefix("&amp;") { out += "&"; i = s.index(i, offsetBy: 5); continue }
+                if rest.hasPrefix("&lt;") { out += "<"; i = s.index(i, offsetBy: 4); continue }
+                if rest.hasPrefix("&gt;") { out += ">"; i = s.index(i, offsetBy: 4); continue }
+            }
+            out.append(s[i])
+            i = s.index(after: i)
+        }
+        return out
+    }
+
+    /// True for scalars that must not reach Slack from finding text: C0/C1 control characters other than newline and
+    /// tab, DEL, and the bidirectional embedding/override/isolate controls that can make text read differently from
+    /// what it is (U+202A-U+202E, U+2066-U+2069).
+    @inline(__always)
+    static func isUnwanted(_ u: Unicode.Scalar) -> Bool {
+        let v = u.value
+        if v < 0x20 { return v != 0x0A && v != 0x09 }
+        if v < 0x7F { return false }
+        if v <= 0x9F { return true }  // DEL and C1
+        return (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v)
+    }
+
+    /// Replaces control characters other than newline and tab: `\r\n` and a lone `\r` become `\n`, every other
+    /// unwanted scalar (see ``isUnwanted``) becomes U+FFFD so that its presence stays visible.
+    public static func sanitize(_ s: String) -> String {
+        var clean = true
+        for u in s.unicodeScalars where isUnwanted(u) {
+            clean = false
+            break
+        }
+        if clean { return s }
+        var out = String.UnicodeScalarView()
+        var previousCR = false
+        for u in s.unicodeScalars {
+            defer { previousCR = (u == "\r") }
+            if u == "\r" { out.append("\n"); continue }
+            if u == "\n" && previousCR { continue }
+            out.append(isUnwanted(u) ? "\u{FFFD}" : u)
+        }
+        return String(out)
+    }
+
+    /// ``sanitize(_:)`` then ``escape(_:)``: the form every finding-derived string takes in mrkdwn.
+    public static func finding(_ s: String) -> String {
+        escape(sanitize(s))
+    }
+
+    /// Like ``finding(_:)`` but on one line: newlines and tabs become spaces (for compact messages and header text).
+    public static func findingInline(_ s: String) -> String {
+        let t = sanitize(s)
+        guard t.unicodeScalars.contains(where: { $0 == "\n" || $0 == "\t" }) else { return escape(t) }
+        var out = String.UnicodeScalarView()
+        for u in t.unicodeScalars { out.append(u == "\n" || u == "\t" ? " " : u) }
+        return escape(String(out))
+    }
+
+    /// A URL made safe to put inside Slack link syntax `<url|label>`: only `http(s)` URLs are accepted (nil otherwise);
+    /// characters that would end or split the link (`|`, `<`, `>`, whitespace, control characters) are percent-encoded,
+    /// and `&` is escaped as `&amp;` as Slack requires inside links.
+    public static func linkURL(_ url: String) -> String? {
+        guard url.hasPrefix("https://") || url.hasPrefix("http://") else { return nil }
+        var out = String()
+        out.reserveCapacity(url.utf8.count + 8)
+        for u in url.unicodeScalars {
+            switch u {
+            case "&": out += "&amp;"
+            case "|": out += "%7C"
+            case "<": out += "%3C"
+            case ">": out += "%3E"
+            case " ": out += "%20"
+            case "\"": out += "%22"
+            default:
+                if u.value < 0x20 || u.value == 0x7F || isUnwanted(u) {
+                    for b in String(u).utf8 { out += "%" + hex2(b) }
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out
+    }
+
+    /// A Slack link `<url|label>` with an already-escaped label; when the URL is unusable, just the label.
+    public static func link(_ url: String, label: String) -> String {
+        guard let u = linkURL(url) else { return label }
+        // The label must not contain `|` `>` either; escape() already removed `<` `>`.
+        let safeLabel = label.replacingPipes()
+        return "<\(u)|\(safeLabel)>"
+    }
+
+    static func hex2(_ b: UInt8) -> String {
+        let digits = Array("0123456789ABCDEF")
+        return String(digits[Int(b >> 4)]) + String(digits[Int(b & 0xF)])
+    }
+}
+
+extension String {
+    /// `|` would end a link URL or start a label early inside `<...>`; outside links it is harmless.
+    func replacingPipes() -> String {
+        guard utf8.contains(UInt8(ascii: "|")) else { return self }
+        var out = String.UnicodeScalarView()
+        for u in unicodeScalars { out.append(u == "|" ? "\u{2223}" : u) }
+        return String(out)
+    }
+}
