@@ -181,9 +181,17 @@ public enum SlackLimits {
         return changed
     }
 
+    /// `block_id`: at most 255 characters (slack-sdk); cut without a marker.
+    public static let blockID = 255
+    /// `image` block `alt_text` and `title`: at most 2000 characters (slack-sdk).
+    public static let imageText = 2000
+    /// `actions.elements`: at most 25 (slack-sdk).
+    public static let maxActionElements = 25
+
     /// Whether a block is within its per-block limits (no allocation).
     static func blockFits(_ b: JSONValue) -> Bool {
         guard case .object(let o) = b, case .string(let type)? = o["type"] else { return true }
+        if case .string(let id)? = o["block_id"], !fits(id, blockID) { return false }
         switch type {
         case "header":
             return textObjectFits(o["text"], headerText)
@@ -202,6 +210,12 @@ public enum SlackLimits {
         case "markdown":
             guard case .string(let s)? = o["text"] else { return true }
             return !s.isEmpty && fits(s, markdownText)
+        case "image":
+            if case .string(let s)? = o["alt_text"], !fits(s, imageText) { return false }
+            return textObjectFits(o["title"], imageText)
+        case "actions":
+            guard case .array(let elements)? = o["elements"] else { return true }
+            return elements.count <= maxActionElements
         default:
             return true
         }
@@ -230,6 +244,9 @@ public enum SlackLimits {
 
     static func fixBlock(_ b: inout JSONValue) {
         guard case .string(let type)? = b["type"] else { return }
+        if case .string(let id)? = b["block_id"], !fits(id, blockID) {
+            b["block_id"] = .string(String(id[..<prefixEnd(id, scalars: blockID)]))
+        }
         switch type {
         case "header":
             if var t = b["text"] {
@@ -263,6 +280,19 @@ public enum SlackLimits {
         case "markdown":
             if case .string(let s)? = b["text"] {
                 b["text"] = .string(s.isEmpty ? emptyText : truncate(s, to: markdownText))
+            }
+        case "image":
+            if case .string(let s)? = b["alt_text"], !fits(s, imageText) {
+                b["alt_text"] = .string(truncate(s, to: imageText))
+            }
+            if var t = b["title"], !textObjectFits(t, imageText) {
+                fixTextObject(&t, imageText)
+                b["title"] = t
+            }
+        case "actions":
+            if case .array(var elements)? = b["elements"], elements.count > maxActionElements {
+                elements.removeLast(elements.count - maxActionElements)
+                b["elements"] = .array(elements)
             }
         default:
             break

@@ -113,3 +113,24 @@ final class SlackLimitsTests: XCTestCase {
         XCTAssertLessThan(elapsed, .seconds(5), "\(elapsed)")
     }
 }
+
+final class SlackLimitsOtherBlocksTests: XCTestCase {
+    func testBlockIDImageAndActions() {
+        var m = SlackMessage(
+            text: "t",
+            blocks: [
+                ["type": "divider", "block_id": .string(String(repeating: "b", count: 300))],
+                ["type": "image", "image_url": "https://x.example/i.png", "alt_text": .string(String(repeating: "a", count: 2500)),
+                 "title": ["type": "plain_text", "text": .string(String(repeating: "t", count: 2500))]],
+                ["type": "actions", "elements": .array((0..<30).map { i in
+                    ["type": "button", "text": ["type": "plain_text", "text": .string("b\(i)")], "action_id": .string("a\(i)")]
+                })],
+            ])
+        SlackLimits.enforce(&m)
+        XCTAssertEqual(m.blocks?[0]["block_id"]?.stringValue?.count, 255)
+        XCTAssertEqual(m.blocks?[1]["alt_text"]?.stringValue?.unicodeScalars.count, 2000)
+        XCTAssertEqual(m.blocks?[1]["title"]?["text"]?.stringValue?.unicodeScalars.count, 2000)
+        XCTAssertEqual(m.blocks?[2]["elements"]?.arrayValue?.count, 25)
+        recordPayload(m)
+    }
+}
