@@ -15,6 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__) && !defined(RJ_NO_SIMD) /* RJ_NO_SIMD / RJ_NO_SWAR: test the portable paths */
+#include <emmintrin.h>
+#define RJ_SSE2 1
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define RJ_LIKELY(x) __builtin_expect(!!(x), 1)
 #define RJ_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -24,6 +29,8 @@
 #endif
 
 #define RJ_NO_PARENT UINT32_MAX
+/* Zeroed bytes after the NUL terminator, so 16-byte loads starting at or before the terminator stay in bounds. */
+#define RJ_PAD 16
 
 /* ------------------------------------------------------------------------------------------------------------ */
 /* Errors                                                                                                        */
@@ -77,35 +84,45 @@ static inline int rj_hex_value(char c) {
     return -1;
 }
 
-/* Bytes that stop the fast string scan: '"', '\\' and control characters. */
-static const unsigned char rj_string_stop[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-};
+
+/* Advances p to the first byte that is '"', '\\' or a control character. Never passes the NUL terminator at end
+ * (which is itself a control character), and may read up to RJ_PAD - 1 bytes beyond it. */
+static inline const char *rj_find_string_stop(const char *p) {
+#if RJ_SSE2
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), ctl = _mm_set1_epi8(0x1F);
+    for (;;) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                                 _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v)); /* v <= 0x1F unsigned */
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        if (mask) return p + __builtin_ctz(mask);
+        p += 16;
+    }
+#elif (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && \
+    !defined(RJ_NO_SWAR)
+    /* SWAR, eight bytes at a time. The lowest flagged byte is always a true match (borrows only propagate upward). */
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    for (;;) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        uint64_t q = v ^ 0x2222222222222222ULL;
+        uint64_t b = v ^ 0x5C5C5C5C5C5C5C5CULL;
+        uint64_t t = (((q - ones) & ~q) | ((b - ones) & ~b) | ((v - 0x2020202020202020ULL) & ~v)) & highs;
+        if (t) return p + (__builtin_ctzll(t) >> 3);
+        p += 8;
+    }
+#else
+    while (!(*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)) p++;
+    return p;
+#endif
+}
 
 /* Scans a string body. p points just after the opening quote. On success returns a pointer to the closing quote and
- * sets *escaped; on failure returns NULL and fills err (message and *err_at). */
+ * sets *escaped; on failure returns NULL and fills err (message and *err_at; NULL err_at = at the opening quote). */
 static const char *rj_scan_string(const char *p, const char *end, int *escaped, const char **err_at, rj_error *err) {
     int esc = 0;
     for (;;) {
-        /* Eight bytes at a time: stop if any byte is '"', '\\' or < 0x20. */
-        while (end - p >= 8) {
-            uint64_t v;
-            memcpy(&v, p, 8);
-            const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-            uint64_t q = v ^ 0x2222222222222222ULL;
-            uint64_t b = v ^ 0x5C5C5C5C5C5C5C5CULL;
-            uint64_t t = ((q - ones) & ~q) | ((b - ones) & ~b) | ((v - 0x2020202020202020ULL) & ~v);
-            if (t & highs) break;
-            p += 8;
-        }
-        while (p < end && !rj_string_stop[(unsigned char)*p]) p++;
-        if (RJ_UNLIKELY(p >= end)) {
-            *err_at = NULL; /* caller reports at the opening quote */
-            rj_set_message(err, "unterminated string");
-            return NULL;
-        }
+        p = rj_find_string_stop(p);
         char c = *p;
         if (RJ_LIKELY(c == '"')) {
             *escaped = esc;
@@ -115,18 +132,14 @@ static const char *rj_scan_string(const char *p, const char *end, int *escaped, 
             esc = 1;
             const char *bs = p;
             p++;
-            if (p >= end) {
-                *err_at = NULL;
-                rj_set_message(err, "unterminated string");
-                return NULL;
-            }
             switch (*p) {
             case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
                 p++;
                 break;
             case 'u':
                 for (int i = 1; i <= 4; i++) {
-                    if (p + i >= end || rj_hex_value(p[i]) < 0) {
+                    /* the NUL terminator is not a hex digit, so this never reads past it */
+                    if (rj_hex_value(p[i]) < 0) {
                         *err_at = bs;
                         rj_set_message(err, "invalid \\u escape: expected 4 hexadecimal digits");
                         return NULL;
@@ -135,6 +148,11 @@ static const char *rj_scan_string(const char *p, const char *end, int *escaped, 
                 p += 5;
                 break;
             default: {
+                if (p >= end) {
+                    *err_at = NULL;
+                    rj_set_message(err, "unterminated string");
+                    return NULL;
+                }
                 unsigned char e = (unsigned char)*p;
                 *err_at = bs;
                 if (e >= 0x21 && e < 0x7F) {
@@ -147,7 +165,11 @@ static const char *rj_scan_string(const char *p, const char *end, int *escaped, 
             }
             continue;
         }
-        /* Control character. */
+        if (p >= end) {
+            *err_at = NULL;
+            rj_set_message(err, "unterminated string");
+            return NULL;
+        }
         *err_at = p;
         rj_set_message(err, "unescaped control character 0x%02X in string", (unsigned char)c);
         return NULL;
@@ -230,9 +252,29 @@ static int rj_grow(rj_node **nodes, uint32_t *cap) {
     return 1;
 }
 
+static inline int rj_is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+/* Skips JSON whitespace. Stops at the NUL terminator; may read up to RJ_PAD - 1 bytes beyond it. */
 static inline const char *rj_skip_ws(const char *p) {
-    while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') p++;
+    if (RJ_LIKELY((unsigned char)*p > ' ')) return p;
+    if (!rj_is_ws(*p)) return p;
+    p++;
+    if (!rj_is_ws(*p)) return p;
+#if RJ_SSE2
+    /* runs of indentation */
+    const __m128i sp = _mm_set1_epi8(' '), nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r'), tab = _mm_set1_epi8('\t');
+    for (;;) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, sp), _mm_cmpeq_epi8(v, nl)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, tab)));
+        unsigned mask = (~(unsigned)_mm_movemask_epi8(m)) & 0xFFFFu;
+        if (mask) return p + __builtin_ctz(mask);
+        p += 16;
+    }
+#else
+    while (rj_is_ws(*p)) p++;
     return p;
+#endif
 }
 
 rj_doc *rj_parse(const char *input, size_t len, uint32_t max_depth, rj_error *err) {
@@ -251,7 +293,7 @@ rj_doc *rj_parse(const char *input, size_t len, uint32_t max_depth, rj_error *er
         return NULL;
     }
 
-    rj_doc *doc = (rj_doc *)malloc(sizeof(rj_doc) + len + 1);
+    rj_doc *doc = (rj_doc *)malloc(sizeof(rj_doc) + len + RJ_PAD);
     if (!doc) {
         err->line = 1;
         err->column = 1;
@@ -260,7 +302,7 @@ rj_doc *rj_parse(const char *input, size_t len, uint32_t max_depth, rj_error *er
     }
     char *base = (char *)(doc + 1);
     if (len) memcpy(base, input, len);
-    base[len] = '\0';
+    memset(base + len, 0, RJ_PAD);
     doc->buf = base;
     doc->buf_len = len;
 
