@@ -3,7 +3,8 @@
 
 Reads JSON Lines from the files given (or standard input). Each line is either a payload object
 (`{"channel": ..., "text": ..., "blocks": [...], "attachments": [...]}`) or a `router test --json`
-result line (`{"deliveries": [{"payload": {...}}, ...]}`, every delivery with a payload is checked).
+result line (`{"deliveries": [{"payload": {...}}, ...]}`, every delivery with a payload is checked;
+result lines for input errors or dropped findings have no payload and are skipped).
 
 Every block (top-level and inside attachments) is validated with slack-sdk
 (`slack_sdk.models.blocks.Block.parse(b).validate_json()`, unknown block types and ignored keys
@@ -246,6 +247,10 @@ def payloads_of(line_obj, source):
             if isinstance(d, dict) and "payload" in d:
                 yield f"{base} delivery {i}", d["payload"]
         return
+    if isinstance(line_obj, dict) and "text" not in line_obj and any(
+        k in line_obj for k in ("finding", "error", "dropped", "errors")
+    ):
+        return  # a `router test --json` line without deliveries (input error, dropped finding): no payload
     yield source, line_obj
 
 
