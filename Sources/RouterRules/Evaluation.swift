@@ -58,6 +58,10 @@ public struct Evaluation: Sendable {
     public struct Drop: Sendable, Equatable {
         public var file: String
         public var reason: String?
+        public init(file: String, reason: String?) {
+            self.file = file
+            self.reason = reason
+        }
     }
     public var dropped: Drop?
     public var deliveries: [RoutedDelivery] = []

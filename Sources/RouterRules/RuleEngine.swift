@@ -251,7 +251,7 @@ public final class RuleEngine {
                 case .failure(let error):
                     result.errors.append(error)
                     delivery.message = SlackRenderer.detailed(
-                        finding, mentions: delivery.mentions, note: "Rule error (shown in the detailed format): \(error)")
+                        finding, mentions: delivery.mentions, note: "Rule error (shown in the detailed format): " + Self.locatedMessage(error))
                     delivery.fallback = true
                 }
             }
@@ -282,7 +282,7 @@ public final class RuleEngine {
         RoutedDelivery(
             channel: context.fallbackChannel, mentions: [], format: "detailed", to: "default", file: nil,
             fallback: true, continueRouting: false,
-            message: SlackRenderer.detailed(finding, mentions: [], note: "Rule error: \(error)"))
+            message: SlackRenderer.detailed(finding, mentions: [], note: "Rule error: " + Self.locatedMessage(error)))
     }
 
     private func readDelivery(_ k: Int32, file: Int) -> Result<RoutedDelivery, RuleError> {
@@ -413,6 +413,12 @@ public final class RuleEngine {
                 rl_event_begin(engine, cvalues, f.document.cDocument, f.detail.index, context.now, mode)
             }
         }
+    }
+
+    /// `rules/x.lua:3: message` (no "error:"), for notes inside Slack messages.
+    static func locatedMessage(_ e: RuleError) -> String {
+        guard let file = e.file else { return e.message }
+        return file + (e.line.map { ":\($0)" } ?? "") + ": " + e.message
     }
 
     // MARK: - Validation helpers

@@ -1,0 +1,287 @@
+import Foundation
+import RouterFinding
+import RouterJSON
+import RouterRules
+import RouterSlack
+import XCTest
+
+/// A GuardDuty event with the fields the tests vary.
+func makeEvent(
+    id: String = "0123456789abcdef0123456789abcdef", type: String = "CryptoCurrency:EC2/BitcoinTool.B!DNS",
+    severity: Double = 8, account: String = "111122223333", title: String = "EC2 instance i-0abc is querying a domain",
+    extraDetail: String = ""
+) -> String {
+    """
+    {"version":"0","id":"e1","detail-type":"GuardDuty Finding","source":"aws.guardduty","account":"999988887777",
+     "time":"2026-01-02T03:04:05Z","region":"us-east-1","resources":[],
+     "detail":{"schemaVersion":"2.0","accountId":"\(account)","region":"us-east-1","partition":"aws","id":"\(id)",
+       "arn":"arn:aws:guardduty:us-east-1:\(account):detector/d1/finding/\(id)","type":"\(type)",
+       "resource":{"resourceType":"Instance","instanceDetails":{"instanceId":"i-0abc","tags":[]}},
+       "service":{"serviceName":"guardduty","count":3,"archived":false,"eventFirstSeen":"2026-01-01T00:00:00.000Z",
+         "eventLastSeen":"2026-01-02T03:00:00.000Z","action":{"actionType":"DNS_REQUEST"},"additionalInfo":{"sample":false},
+         "evidence":null,"tags":[]},
+       "severity":\(severity),"createdAt":"2026-01-01T00:05:00.000Z","updatedAt":"2026-01-02T03:04:05.000Z",
+       "title":"\(title)","description":"desc"\(extraDetail)}}
+    """
+}
+
+func makeFinding(_ json: String) throws -> Finding {
+    let items = InputReader.items(fromBytes: Array(json.utf8), source: "test")
+    XCTAssertEqual(items.count, 1)
+    return try XCTUnwrap(items.first?.finding, "\(String(describing: items.first?.error))")
+}
+
+func engine(_ files: [(String, String)], limits: RuleLimits = .default) throws -> RuleEngine {
+    try RuleEngine(sources: files.map { ($0.0, Array($0.1.utf8)) }, limits: limits)
+}
+
+func loadErrors(_ files: [(String, String)]) -> [RuleError] {
+    do {
+        _ = try engine(files)
+        XCTFail("expected a load error")
+        return []
+    } catch let error as RuleLoadError {
+        return error.errors
+    } catch {
+        XCTFail("unexpected \(error)")
+        return []
+    }
+}
+
+let ctx = EvaluationContext(now: 1_767_323_045, mode: "test")
+
+final class RuleEngineTests: XCTestCase {
+    func testFilterDropsWithFileAndReasonAndStopsAtFirstFalse() throws {
+        let e = try engine([
+            ("rules/10-a.lua", "return { filter = function(f, ctx) return true end }"),
+            ("rules/20-b.lua", ##"return { filter = function(f, ctx) return f.severity >= 9, "below critical" end }"##),
+            ("rules/30-c.lua", ##"return { filter = function(f, ctx) error("must not run") end }"##),
+            ("rules/50-r.lua", ##"return { route = function(f, ctx) return { channel = "#x" } end }"##),
+        ])
+        let r = e.evaluate(try makeFinding(makeEvent(severity: 8)), context: ctx)
+        XCTAssertEqual(r.dropped, Evaluation.Drop(file: "rules/20-b.lua", reason: "below critical"))
+        XCTAssertTrue(r.deliveries.isEmpty)
+        XCTAssertTrue(r.errors.isEmpty)
+        XCTAssertFalse(r.unrouted)
+
+        let kept = e.evaluate(try makeFinding(makeEvent(severity: 9.5)), context: ctx)
+        XCTAssertNotNil(kept.errors.first)  // 30-c raises
+        XCTAssertEqual(kept.errors.first?.file, "rules/30-c.lua")
+        XCTAssertEqual(kept.errors.first?.line, 1)
+        XCTAssertEqual(kept.errors.first?.phase, .filter)
+        XCTAssertEqual(kept.errors.first?.message, "must not run")
+    }
+
+    func testFilterWithoutBooleanIsARuleErrorNamingTheFunctionLine() throws {
+        let e = try engine([
+            ("rules/10-a.lua", "return {\n  filter = function(f, ctx)\n    if f.severity > 100 then return true end\n  end,\n}"),
+        ])
+        let r = e.evaluate(try makeFinding(makeEvent()), context: ctx)
+        let err = try XCTUnwrap(r.errors.first)
+        XCTAssertEqual(err.file, "rules/10-a.lua")
+        XCTAssertEqual(err.line, 2)
+        XCTAssertEqual(err.kind, .result)
+        XCTAssertTrue(err.message.contains("returned nothing"), err.message)
+        XCTAssertEqual(err.description.prefix(25), "rules/10-a.lua:2: error: ")
+        // The finding is not lost: it goes to the fallback delivery with a note.
+        XCTAssertEqual(r.deliveries.count, 1)
+        XCTAssertTrue(r.deliveries[0].fallback)
+        XCTAssertEqual(r.deliveries[0].to, "default")
+        XCTAssertEqual(r.deliveries[0].format, "detailed")
+        XCTAssertNil(r.deliveries[0].file)
+        XCTAssertTrue(r.deliveries[0].payload.serialized().contains("rules/10-a.lua:2"))
+
+        let e2 = try engine([("rules/x.lua", ##"return { filter = function() return "yes" end }"##)])
+        XCTAssertTrue(e2.evaluate(try makeFinding(makeEvent()), context: ctx).errors[0].message.contains("returned string"))
+        let e3 = try engine([("rules/x.lua", ##"return { filter = function() return true, 42 end }"##)])
+        XCTAssertTrue(e3.evaluate(try makeFinding(makeEvent()), context: ctx).errors[0].message.contains("reason"))
+    }
+
+    func testRouteShapesAndContinue() throws {
+        let e = try engine([
+            ("rules/20-crit.lua", ##"return { route = function(f) if f.severity_label == "CRITICAL" then return { channel = "#crit", mention = "here", continue = true } end end }"##),
+            ("rules/50-multi.lua", ##"return { route = function(f) return { { channel = "#a" }, { channel = "C0123ABCD", mention = { "@U012AB3CD", "S0GROUP1" }, format = "compact" } } end }"##),
+            ("rules/90-never.lua", ##"return { route = function(f) return { channel = "#never" } end }"##),
+        ])
+        let high = e.evaluate(try makeFinding(makeEvent(severity: 8)), context: ctx)
+        XCTAssertEqual(high.deliveries.map(\.channel), ["#a", "C0123ABCD"])
+        XCTAssertEqual(high.deliveries.map(\.file), ["rules/50-multi.lua", "rules/50-multi.lua"])
+        XCTAssertEqual(high.deliveries[1].mentions, [.user("U012AB3CD"), .group("S0GROUP1")])
+        XCTAssertEqual(high.deliveries[1].format, "compact")
+        XCTAssertEqual(high.deliveries[0].to, "default")
+
+        let crit = e.evaluate(try makeFinding(makeEvent(severity: 9.2)), context: ctx)
+        XCTAssertEqual(crit.deliveries.map(\.channel), ["#crit", "#a", "C0123ABCD"])
+        XCTAssertEqual(crit.deliveries[0].mentions, [.here])
+        let text = crit.deliveries[0].payload["text"]?.stringValue ?? ""
+        XCTAssertTrue(text.hasPrefix("<!here>"), text)
+        XCTAssertEqual(crit.deliveries[0].payload["channel"]?.stringValue, "#crit")
+    }
+
+    func testUnroutedWhenNoRouteClaims() throws {
+        let e = try engine([("rules/50.lua", ##"return { route = function(f) if f.account == "1" then return {} end return nil end }"##)])
+        let r = e.evaluate(try makeFinding(makeEvent()), context: ctx)
+        XCTAssertTrue(r.unrouted)
+        XCTAssertNil(r.dropped)
+        XCTAssertTrue(r.errors.isEmpty)
+    }
+
+    func testDeliveryValidationNamesTheKey() throws {
+        let cases: [(String, String)] = [
+            (##"{ chanel = "#a" }"##, "unknown key 'chanel'"),
+            (##"{ channel = 5 }"##, "'channel' must be a string, not number"),
+            (##"{ channel = "#a", continue = "yes" }"##, "'continue' must be a boolean"),
+            (##"{ channel = "#a", mention = "everybody" }"##, "'mention'"),
+            (##"{ channel = "#a", mention = { "here", 3 } }"##, "'mention' must be a string or an array of strings"),
+            (##"{ channel = "#a", mention = "<!subteam^S123|x> <!channel>" }"##, "'mention'"),
+            (##"{ channel = "general" }"##, "'channel' must be '#name'"),
+            (##"{ channel = "#a", format = "fancy" }"##, "'format' 'fancy' is not defined"),
+            (##"{ channel = "#a", to = "bad name!" }"##, "'to' must be a destination name"),
+            (##"{ format = "compact" }"##, "needs a 'channel'"),
+            (##"{ { channel = "#a" }, x = 1 }"##, "mixes array items and named keys"),
+            (##""#a""##, "returned string"),
+        ]
+        for (value, expected) in cases {
+            let e = try engine([("rules/50.lua", "return {\n route = function(f)\n  return \(value)\n end\n}")])
+            let r = e.evaluate(try makeFinding(makeEvent()), context: ctx)
+            let err = try XCTUnwrap(r.errors.first, value)
+            XCTAssertTrue(err.message.contains(expected), "\(value): \(err.message)")
+            XCTAssertEqual(err.file, "rules/50.lua", value)
+            XCTAssertEqual(err.line, 2, value)
+            XCTAssertEqual(err.phase, .route, value)
+            XCTAssertEqual(r.deliveries.filter(\.fallback).count, 1, value)
+        }
+    }
+
+    func testTooManyDeliveries() throws {
+        let e = try engine([("rules/50.lua", ##"return { route = function(f) local t = {} for i = 1, 51 do t[i] = { channel = "#c" .. i } end return t end }"##)])
+        let r = e.evaluate(try makeFinding(makeEvent()), context: ctx)
+        XCTAssertTrue(r.errors.first?.message.contains("at most 50") ?? false, "\(r.errors)")
+        var limits = RuleLimits()
+        limits.maxDeliveries = 60
+        let e2 = try engine([("rules/50.lua", ##"return { route = function(f) local t = {} for i = 1, 51 do t[i] = { channel = "#c" .. i } end return t end }"##)], limits: limits)
+        XCTAssertEqual(e2.evaluate(try makeFinding(makeEvent()), context: ctx).deliveries.count, 51)
+    }
+
+    func testCustomFormatsStringTableAndErrors() throws {
+        let e = try engine([
+            ("rules/50.lua", """
+            return {
+              route = function(f)
+                return { { channel = "#s", format = "short" }, { channel = "#t", format = "tbl", mention = "channel" }, { channel = "#e", format = "broken" } }
+              end,
+              formats = {
+                short = function(f, ctx, d) return f.type .. " -> " .. d.channel end,
+                tbl = function(f, ctx, d) return { text = "T " .. slack.escape(f.title), blocks = { { type = "section", text = { type = "mrkdwn", text = "hello" } } } } end,
+                broken = function(f, ctx, d) return { txt = "oops" } end,
+              },
+            }
+            """)
+        ])
+        let r = e.evaluate(try makeFinding(makeEvent(title: "a <!channel> b")), context: ctx)
+        XCTAssertEqual(r.deliveries.count, 3)
+        XCTAssertEqual(r.deliveries[0].message.text, "CryptoCurrency:EC2/BitcoinTool.B!DNS -> #s")
+        XCTAssertEqual(r.deliveries[1].message.text, "<!channel> T a &lt;!channel&gt; b")
+        XCTAssertEqual(r.deliveries[1].message.blocks?.count, 1)
+        XCTAssertTrue(r.deliveries[2].fallback)
+        XCTAssertEqual(r.deliveries[2].channel, "#e")
+        let err = try XCTUnwrap(r.errors.first)
+        XCTAssertEqual(err.phase, .format)
+        XCTAssertTrue(err.message.contains("txt"), err.message)
+        XCTAssertFalse(r.deliveries[0].fallback)
+    }
+
+    func testFindingViewFieldsAndLazyDetail() throws {
+        let e = try engine([
+            ("rules/50.lua", ##"""
+            return { route = function(f, ctx)
+              assert(f.type == "CryptoCurrency:EC2/BitcoinTool.B!DNS")
+              assert(f.purpose == "CryptoCurrency" and f.resource_kind == "EC2" and f.family == "BitcoinTool.B" and f.artifact == "DNS")
+              assert(f.severity == 8 and math.type(f.severity) == "integer" and f.severity_label == "HIGH")
+              assert(f.account == "111122223333" and f.event_account == "999988887777" and f.region == "us-east-1")
+              assert(f.count == 3 and f.archived == false and f.sample == false and f.partition == "aws")
+              assert(f.resource_type == "Instance" and f.action_type == "DNS_REQUEST")
+              assert(f.console_url:find("fId=0123456789abcdef0123456789abcdef", 1, true))
+              assert(f.detail.resource.instanceDetails.instanceId == "i-0abc")
+              assert(f.detail.service.evidence == json.null)
+              assert(#f.detail.service.tags == 0 and getmetatable(f.detail.service.tags) == "json.array")
+              assert(json.encode(f.detail.service.tags) == "[]")
+              assert(ctx.now == 1767323045 and ctx.mode == "test")
+              local n = 0 for k, v in pairs(f) do n = n + 1 end
+              assert(n >= 20, "pairs(f) sees the fields")
+              return { channel = "#ok" }
+            end }
+            """##)
+        ])
+        let r = e.evaluate(try makeFinding(makeEvent()), context: ctx)
+        XCTAssertEqual(r.errors, [])
+        XCTAssertEqual(r.deliveries.first?.channel, "#ok")
+    }
+
+    func testOneEventNeverSeesWhatAPreviousOneLeft() throws {
+        let e = try engine([
+            ("rules/50.lua", ##"""
+            local seen = {}
+            local count = 0
+            return { route = function(f, ctx)
+              count = count + 1
+              seen[#seen + 1] = f.id
+              return { channel = "#c" .. count .. "-" .. #seen }
+            end }
+            """##)
+        ])
+        for i in 0..<3 {
+            let r = e.evaluate(try makeFinding(makeEvent(id: String(repeating: "\(i)", count: 32))), context: ctx)
+            XCTAssertEqual(r.deliveries.first?.channel, "#c1-1")
+        }
+    }
+
+    func testLoadErrorsAreReportedLikeACompiler() throws {
+        var errs = loadErrors([("rules/10.lua", "return {\n filter = function(f)\n  return f.x ==\n end\n}")])
+        XCTAssertEqual(errs.count, 1)
+        XCTAssertEqual(errs[0].file, "rules/10.lua")
+        XCTAssertEqual(errs[0].line, 4)
+        XCTAssertEqual(errs[0].kind, .syntax)
+        XCTAssertTrue(errs[0].description.hasPrefix("rules/10.lua:4: error: "), errs[0].description)
+
+        errs = loadErrors([("rules/a.lua", "return 42"), ("rules/b.lua", "return { rout = function() end }"), ("rules/c.lua", "return { formats = { detailed = function() end } }")])
+        XCTAssertEqual(errs.map(\.file), ["rules/a.lua", "rules/b.lua", "rules/c.lua"])
+        XCTAssertTrue(errs[0].message.contains("returned number"), errs[0].message)
+        XCTAssertTrue(errs[1].message.contains("unknown key 'rout'"), errs[1].message)
+        XCTAssertTrue(errs[2].message.contains("built in"), errs[2].message)
+
+        errs = loadErrors([("rules/a.lua", "return { formats = { x = function() end } }"), ("rules/b.lua", "return { formats = { x = function() end } }")])
+        XCTAssertEqual(errs.first?.file, "rules/b.lua")
+        XCTAssertTrue(errs.first?.message.contains("already defined in rules/a.lua") ?? false)
+
+        errs = loadErrors([("rules/a.lua", "local x = nil\nreturn { route = x.y }")])
+        XCTAssertEqual(errs.first?.line, 2)
+        XCTAssertEqual(errs.first?.kind, .runtime)
+
+        // Binary chunks are refused.
+        errs = loadErrors([("rules/bin.lua", "\u{1B}Lua\u{54}\u{00}")])
+        XCTAssertEqual(errs.first?.kind, .syntax)
+        XCTAssertTrue(errs.first?.message.contains("binary") ?? false, "\(errs)")
+    }
+
+    func testFilesLoadInByteWiseOrderFromADirectory() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rules-order-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for name in ["b.lua", "B.lua", "a.lua", "10.lua", "notes.txt"] {
+            let body = ##"return { route = function(f) return { channel = "#"## + name.lowercased().replacingOccurrences(of: ".", with: "-") + ##"", continue = true } end }"##
+            try body.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("sub.lua"), withIntermediateDirectories: true)
+        let e = try RuleEngine(directory: dir.path)
+        XCTAssertEqual(e.files.map { URL(fileURLWithPath: $0.path).lastPathComponent }, ["10.lua", "B.lua", "a.lua", "b.lua"])
+        let r = e.evaluate(try makeFinding(makeEvent()), context: ctx)
+        XCTAssertEqual(r.deliveries.map(\.channel), ["#10-lua", "#b-lua", "#a-lua", "#b-lua"])
+    }
+
+    func testPrintIsCapturedNotWrittenToStdout() throws {
+        let e = try engine([("rules/50.lua", ##"return { route = function(f) print("type", f.type, 1) end }"##)])
+        let r = e.evaluate(try makeFinding(makeEvent()), context: ctx)
+        XCTAssertEqual(r.output, "type\tCryptoCurrency:EC2/BitcoinTool.B!DNS\t1\n")
+    }
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite: system packages, a Python virtual environment with the independent Slack Block Kit
+# validator (PyPI slack-sdk), then every Swift test (unit, sandbox, binary and, when ../shared/corpus exists,
+# the corpus checks).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import slack_sdk' >/dev/null 2>&1; then
+  rm -rf .venv
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check slack-sdk
+fi
+export ROUTER_TEST_PYTHON="$PWD/.venv/bin/python"
+
+swift build --build-tests
+swift test --skip-build
