@@ -28,6 +28,14 @@ public enum SeverityLabel: String, Sendable, CaseIterable, Comparable {
     public static func < (a: SeverityLabel, b: SeverityLabel) -> Bool { a.rank < b.rank }
 }
 
+/// Which schema the `detail` node of a ``Finding`` follows.
+public enum FindingFormat: String, Sendable, CaseIterable {
+    /// A GuardDuty finding as EventBridge delivers it (`detail` of a `GuardDuty Finding` event, or a bare finding).
+    case guardDuty = "guardduty"
+    /// A GuardDuty finding imported into Security Hub (AWS Security Finding Format, `detail.findings[i]`).
+    case securityHub = "asff"
+}
+
 /// The read-only view of one GuardDuty finding that rules (`f` in Lua) and renderers see.
 /// The same whatever shape the input came in (EventBridge event, bare finding, SNS/SQS records, ...).
 public struct Finding: Sendable {
@@ -75,6 +83,9 @@ public struct Finding: Sendable {
     /// A short human summary of the affected resource, e.g. `i-0abc (EC2 instance)`, `bucket my-bucket`, `user alice`;
     /// nil when the finding names none.
     public var resourceSummary: String?
+    /// The shape `detail` has: a GuardDuty finding (camelCase, EventBridge/API shape) or a Security Hub ASFF finding
+    /// (PascalCase, `ProductFields`), so renderers know how to read further details from `detail`.
+    public var format: FindingFormat = .guardDuty
 
     public init(
         document: JSONDocument, detail: JSONNode, id: String, type: String, purpose: String, resourceKind: String,
