@@ -48,6 +48,6 @@ let package = Package(
         .testTarget(name: "RouterRulesTests", dependencies: ["RouterRules", "RouterFinding"]),
         .testTarget(name: "RouterSlackTests", dependencies: ["RouterSlack", "RouterFinding"]),
         .testTarget(name: "RouterCoreTests", dependencies: ["RouterCore"]),
-        .testTarget(name: "RouterCLITests", dependencies: ["RouterCore"]),
+        .testTarget(name: "RouterCLITests", dependencies: ["RouterJSON"]),
     ]
 )
