@@ -114,7 +114,7 @@ extension Finding {
     }
 
     static func asffSampleInfo(_ node: JSONNode?) -> Bool {
-        guard let text = node?.string, text.contains("sample"),
+        guard let text = node?.string, JSONFields.mentionsSample(text),
             let doc = try? JSONDocument(bytes: Array(text.utf8), maxDepth: 64)
         else { return false }
         return JSONFields.isTrue(doc.root["sample"])

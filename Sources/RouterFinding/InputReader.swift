@@ -103,17 +103,19 @@ public enum InputReader {
 
         // EventBridge event.
         if let detailTypeNode = node["detail-type"] {
-            guard let detailType = detailTypeNode.string else {
-                fail(.notAFinding("'detail-type' is \(JSONFields.kindName(detailTypeNode.kind)), not a string"))
-                return
-            }
-            switch detailType {
-            case "GuardDuty Finding":
+            if detailTypeNode.stringEquals("GuardDuty Finding") {
                 guard let detail = node["detail"] else {
                     fail(.notAFinding("'GuardDuty Finding' event has no 'detail'"))
                     return
                 }
                 do { emit(source, .success(try Finding(event: node, detail: detail))) } catch { fail(error) }
+                return
+            }
+            guard let detailType = detailTypeNode.string else {
+                fail(.notAFinding("'detail-type' is \(JSONFields.kindName(detailTypeNode.kind)), not a string"))
+                return
+            }
+            switch detailType {
             case "Security Hub Findings - Imported":
                 guard let findings = node["detail", "findings"], findings.kind == .array else {
                     fail(.notAFinding("Security Hub event has no 'detail.findings' array"))

@@ -192,7 +192,7 @@ enum ResourceSummary {
     /// The `Name` tag of a GuardDuty `tags` array (`[{"key":..,"value":..}]`).
     static func nameTag(_ tags: JSONNode?) -> String? {
         guard let tags, tags.kind == .array else { return nil }
-        for tag in tags.elements where tag["key"]?.string == "Name" {
+        for tag in tags.elements where tag["key"]?.stringEquals("Name") == true {
             return clip(tag["value"])
         }
         return nil
@@ -205,13 +205,17 @@ enum ResourceSummary {
 
     /// Trims, drops control characters' effect by replacing them with spaces, and cuts long names.
     static func clip(_ s: String) -> String? {
+        // Fast path: nothing to trim or replace, short enough.
+        if s.utf8.count <= maxPart, !s.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) {
+            return s.isEmpty ? nil : s
+        }
         var s = s
         if s.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
             s = String(String.UnicodeScalarView(s.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
         }
         let trimmed = s.trimmingSpaces()
         guard !trimmed.isEmpty else { return nil }
-        if trimmed.count <= maxPart { return trimmed }
+        if trimmed.utf8.count <= maxPart || trimmed.count <= maxPart { return trimmed }
         return String(trimmed.prefix(maxPart - 1)) + "…"
     }
 }

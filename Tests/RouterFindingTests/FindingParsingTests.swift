@@ -342,6 +342,51 @@ final class FindingParsingTests: XCTestCase {
         }
     }
 
+    // MARK: - Details for renderers
+
+    func testDetailsForRenderers() throws {
+        let dns = try Fixtures.finding("findings/instance-high-crypto-dns.json")
+        XCTAssertEqual(
+            dns.arn,
+            "arn:aws:guardduty:us-east-1:111122223333:detector/4ab7c2f0e1d94c3b8a6f5e2d1c0b9a87/finding/749163aa3b70f7a71165e0c587cd8c94"
+        )
+        XCTAssertNil(dns.remoteIPAddress)
+        XCTAssertEqual(dns.domain, "pool.minexmr.example")
+        XCTAssertNil(dns.apiCall)
+        XCTAssertNil(dns.attackSequenceSignalCount)
+
+        let api = try Fixtures.finding("findings/accesskey-medium-anomalous.json")
+        XCTAssertEqual(api.remoteIPAddress, "198.51.100.23")
+        XCTAssertEqual(api.remoteCountry, "Netherlands")
+        XCTAssertEqual(api.remoteOrganization, "Example Hosting B.V.")
+        XCTAssertEqual(api.apiCall, "secretsmanager.amazonaws.com GetSecretValue")
+
+        let probe = try Fixtures.finding("findings/archived-low-port-probe.json")
+        XCTAssertEqual(probe.remoteIPAddress, "192.0.2.200")
+        XCTAssertEqual(probe.remoteCountry, "China")
+
+        let rds = try Fixtures.finding("findings/rds-high-successful-login.json")
+        XCTAssertEqual(rds.remoteIPAddress, "203.0.113.201")
+        let eks = try Fixtures.finding("findings/eks-medium-privileged-container.json")
+        XCTAssertEqual(eks.remoteIPAddress, "192.0.2.77")
+
+        let sequence = try Fixtures.finding("findings/attack-sequence-critical-s3.json")
+        XCTAssertEqual(sequence.attackSequenceSignalCount, 14)
+        XCTAssertEqual(sequence.remoteIPAddress, "198.51.100.23")
+        XCTAssertEqual(sequence.remoteCountry, "Netherlands")
+
+        let runtime = try Fixtures.finding("findings/ecs-high-runtime-reverse-shell.json")
+        XCTAssertNil(runtime.remoteIPAddress)
+        XCTAssertNil(runtime.domain)
+
+        let asff = try XCTUnwrap(Fixtures.items("wrappers/securityhub-asff.json").first?.finding)
+        XCTAssertEqual(asff.arn, "arn:aws:guardduty:us-east-1:111122223333:detector/4ab7c2f0e1d94c3b8a6f5e2d1c0b9a87/finding/7f06f6b5c16008900cdaeb46eb537818")
+        XCTAssertEqual(asff.remoteIPAddress, "198.51.100.23")
+        XCTAssertEqual(asff.remoteCountry, "Netherlands")
+        XCTAssertNil(asff.apiCall)
+        XCTAssertNil(asff.attackSequenceSignalCount)
+    }
+
     // MARK: - Hostile and odd content
 
     func testHostileStringsAreKeptVerbatim() throws {

@@ -426,6 +426,14 @@ final class InputReaderTests: XCTestCase {
             InputReader.items(fromPath: missing).map { "\($0.source) \($0.error?.description ?? "")" },
             ["\(missing) unreadable: cannot read: No such file or directory"])
         let dir = try TemporaryDirectory()
+        dir.write("a.json", #"{"id":"a","type":"X:Y/Z","severity":1}"#)
+        symlink(dir.path + "/nowhere.json", dir.path + "/dangling.json")
+        XCTAssertEqual(
+            InputReader.items(fromPath: dir.path).map { "\($0.source) \($0.error?.description ?? "finding")" },
+            ["\(dir.path)/a.json finding", "\(dir.path)/dangling.json unreadable: cannot read: No such file or directory"])
+        unlink(dir.path + "/dangling.json")
+        unlink(dir.path + "/a.json")
+
         let locked = dir.write("sub/locked.json", "{}")
         chmod(locked, 0)
         chmod(dir.path + "/sub", 0)
