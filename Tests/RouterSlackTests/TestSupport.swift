@@ -114,3 +114,51 @@ func recordPayload(_ m: SlackMessage, channel: String? = "C0123456789") {
         _ = FileManager.default.createFile(atPath: path, contents: line.data(using: .utf8))
     }
 }
+
+/// Every `<...>` span in every string of the payload must be one of the given mentions or a console link we built
+/// (`<url|Open in GuardDuty console>`, `<url|view>`), and every `&` must start an entity; the serialized JSON must
+/// have no `<!`, `<@`, `<http` other than those.
+func assertNoInjection(
+    _ m: SlackMessage, allowedMentions: [Mention], links: [String], file: StaticString = #filePath, line: UInt = #line
+) {
+    let payload = m.payload(channel: "C1")
+    var allowed = Set(allowedMentions.map(\.slackSyntax))
+    for url in links {
+        guard let u = SlackText.linkURL(url) else { continue }
+        allowed.insert("<\(u)|Open in GuardDuty console>")
+        allowed.insert("<\(u)|view>")
+    }
+    for s in allStrings(payload) {
+        var rest = Substring(s)
+        while let lt = rest.firstIndex(of: "<") {
+            guard let gt = rest[lt...].firstIndex(of: ">") else {
+                XCTFail("unclosed < in \(s)", file: file, line: line)
+                break
+            }
+            let span = String(rest[lt...gt])
+            XCTAssertTrue(allowed.contains(span), "unexpected span \(span) in \(s)", file: file, line: line)
+            rest = rest[rest.index(after: gt)...]
+        }
+        var i = s.startIndex
+        while let amp = s[i...].firstIndex(of: "&") {
+            let tail = s[amp...]
+            XCTAssertTrue(
+                tail.hasPrefix("&amp;") || tail.hasPrefix("&lt;") || tail.hasPrefix("&gt;"),
+                "raw & in \(s)", file: file, line: line)
+            i = s.index(after: amp)
+        }
+        XCTAssertFalse(
+            s.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\n" && $0 != "\t") || (0x7F...0x9F).contains($0.value) },
+            "control character in \(s.debugDescription)", file: file, line: line)
+    }
+    // The same on the serialized JSON, as Slack receives it.
+    let json = payload.serialized()
+    for needle in ["<!", "<@", "<http", "<#"] {
+        var rest = Substring(json)
+        while let r = rest.range(of: needle) {
+            let tail = json[r.lowerBound...]
+            XCTAssertTrue(allowed.contains { tail.hasPrefix($0) }, "unexpected \(tail.prefix(60)) in JSON", file: file, line: line)
+            rest = json[r.upperBound...]
+        }
+    }
+}
