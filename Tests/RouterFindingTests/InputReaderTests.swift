@@ -409,15 +409,16 @@ final class InputReaderTests: XCTestCase {
 
     func testFixtureDirectoriesReadCompletely() {
         let findings = InputReader.items(fromPath: Fixtures.path("findings"))
-        XCTAssertEqual(findings.count, 26)
+        XCTAssertGreaterThanOrEqual(findings.count, 26)
         XCTAssertTrue(findings.allSatisfy { $0.finding != nil }, summary(findings.filter { $0.finding == nil }).joined(separator: "\n"))
         let sources = findings.map(\.source)
         XCTAssertEqual(sources, sources.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
 
         let examples = InputReader.items(fromPath: Fixtures.repositoryRoot + "/examples")
-        XCTAssertEqual(examples.count, 9)
+        XCTAssertGreaterThanOrEqual(examples.count, 9)
         XCTAssertTrue(examples.allSatisfy { $0.finding != nil }, summary(examples).joined(separator: "\n"))
-        XCTAssertEqual(examples.map { $0.finding!.severityLabel }.filter { $0 == .critical }.count, 1)
+        let labels = Set(examples.compactMap { $0.finding?.severityLabel })
+        XCTAssertEqual(labels, [.low, .medium, .high, .critical], "the examples cover every band")
     }
 
     func testUnreadable() throws {
