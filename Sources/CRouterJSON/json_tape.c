@@ -117,19 +117,16 @@ static inline const char *rj_find_string_stop(const char *p) {
 #endif
 }
 
-/* Scans a string body. p points just after the opening quote. On success returns a pointer to the closing quote and
- * sets *escaped; on failure returns NULL and fills err (message and *err_at; NULL err_at = at the opening quote). */
-static const char *rj_scan_string(const char *p, const char *end, int *escaped, const char **err_at, rj_error *err) {
-    int esc = 0;
+/* Slow part of rj_scan_string: p points at a stop byte that is not the closing quote. */
+static const char *rj_scan_string_slow(const char *p, const char *end, int *escaped, const char **err_at,
+                                       rj_error *err) {
     for (;;) {
-        p = rj_find_string_stop(p);
         char c = *p;
-        if (RJ_LIKELY(c == '"')) {
-            *escaped = esc;
+        if (c == '"') {
+            *escaped = 1; /* we only get here after at least one escape */
             return p;
         }
         if (c == '\\') {
-            esc = 1;
             const char *bs = p;
             p++;
             switch (*p) {
@@ -163,6 +160,7 @@ static const char *rj_scan_string(const char *p, const char *end, int *escaped, 
                 return NULL;
             }
             }
+            p = rj_find_string_stop(p);
             continue;
         }
         if (p >= end) {
@@ -174,6 +172,19 @@ static const char *rj_scan_string(const char *p, const char *end, int *escaped, 
         rj_set_message(err, "unescaped control character 0x%02X in string", (unsigned char)c);
         return NULL;
     }
+}
+
+/* Scans a string body. p points just after the opening quote. On success returns a pointer to the closing quote and
+ * sets *escaped; on failure returns NULL and fills err (message and *err_at; NULL err_at = at the opening quote).
+ * The common case (no escapes) is inlined into the parser loop. */
+static inline const char *rj_scan_string(const char *p, const char *end, int *escaped, const char **err_at,
+                                         rj_error *err) {
+    p = rj_find_string_stop(p);
+    if (RJ_LIKELY(*p == '"')) {
+        *escaped = 0;
+        return p;
+    }
+    return rj_scan_string_slow(p, end, escaped, err_at, err);
 }
 
 /* Scans a number literal starting at p ('-' or digit). Relies on the NUL terminator after the input.
@@ -343,9 +354,16 @@ rj_doc *rj_parse(const char *input, size_t len, uint32_t max_depth, rj_error *er
 value:
     p = rj_skip_ws(p);
     RJ_ENSURE_CAP();
-    switch (*p) {
-    case '{':
-    case '[': {
+    {
+        /* Strings dominate real documents: test them first (an if-chain predicts better than a jump table here). */
+        char c = *p;
+        if (RJ_LIKELY(c == '"')) goto v_string;
+        if (rj_is_digit(c) || c == '-') goto v_number;
+        if (c == '{' || c == '[') goto v_container;
+        if (c == 't' || c == 'f' || c == 'n') goto v_literal;
+        goto v_invalid;
+    }
+v_container: {
         if (RJ_UNLIKELY(depth >= max_depth)) RJ_FAIL_AT(p, "nesting depth exceeds the limit of %u", max_depth);
         int is_object = (*p == '{');
         rj_node *n = &nodes[count];
@@ -366,7 +384,7 @@ value:
         if (*p == ']') goto close;
         goto value;
     }
-    case '"': {
+v_string: {
         int escaped = 0;
         const char *q = rj_scan_string(p + 1, end, &escaped, &err_at, err);
         if (RJ_UNLIKELY(!q)) {
@@ -382,9 +400,7 @@ value:
         p = q + 1;
         goto after_value;
     }
-    case 't':
-    case 'f':
-    case 'n': {
+v_literal: {
         uint8_t type;
         size_t l;
         if (end - p >= 4 && memcmp(p, "true", 4) == 0) {
@@ -408,8 +424,7 @@ value:
         p += l;
         goto after_value;
     }
-    case '-':
-    case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7': case '8': case '9': {
+v_number: {
         uint8_t flags = 0;
         const char *q = rj_scan_number(p, &flags, &err_at, err);
         if (RJ_UNLIKELY(!q)) goto fail;
@@ -422,18 +437,17 @@ value:
         p = q;
         goto after_value;
     }
-    default:
-        if (p == end) RJ_FAIL_AT(p, "unexpected end of input, expected a value");
-        if ((end - p >= 3 && memcmp(p, "NaN", 3) == 0) || (end - p >= 8 && memcmp(p, "Infinity", 8) == 0)) {
-            RJ_FAIL_AT(p, "NaN and Infinity are not valid JSON numbers");
-        }
-        if (*p == '\'') RJ_FAIL_AT(p, "strings must use double quotes");
-        if (*p == ']' && cur != RJ_NO_PARENT && nodes[cur].type == RJ_ARRAY) RJ_FAIL_AT(p, "trailing comma in array");
-        {
-            char d[16];
-            rj_describe_byte(d, (unsigned char)*p);
-            RJ_FAIL_AT(p, "unexpected %s, expected a value", d);
-        }
+v_invalid:
+    if (p == end) RJ_FAIL_AT(p, "unexpected end of input, expected a value");
+    if ((end - p >= 3 && memcmp(p, "NaN", 3) == 0) || (end - p >= 8 && memcmp(p, "Infinity", 8) == 0)) {
+        RJ_FAIL_AT(p, "NaN and Infinity are not valid JSON numbers");
+    }
+    if (*p == '\'') RJ_FAIL_AT(p, "strings must use double quotes");
+    if (*p == ']' && cur != RJ_NO_PARENT && nodes[cur].type == RJ_ARRAY) RJ_FAIL_AT(p, "trailing comma in array");
+    {
+        char d[16];
+        rj_describe_byte(d, (unsigned char)*p);
+        RJ_FAIL_AT(p, "unexpected %s, expected a value", d);
     }
 
 after_value:

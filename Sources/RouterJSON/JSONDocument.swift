@@ -309,22 +309,30 @@ public struct JSONNode: Sendable {
         case Int32(RJ_STRING.rawValue):
             return .string(makeString(document, index, n))
         case Int32(RJ_ARRAY.rawValue):
-            var result: [JSONValue] = []
-            result.reserveCapacity(Int(n.len))
-            var i = index + 1
-            while i < n.next {
-                result.append(convert(document, i))
-                i = nodes[Int(i)].next
+            let count = Int(n.len)
+            let result = [JSONValue](unsafeUninitializedCapacity: count) { buffer, initialized in
+                var i = index + 1
+                var k = 0
+                while i < n.next {
+                    (buffer.baseAddress! + k).initialize(to: convert(document, i))
+                    k += 1
+                    i = nodes[Int(i)].next
+                }
+                initialized = k
             }
             return .array(result)
         default:
-            var members: [(key: String, value: JSONValue)] = []
-            members.reserveCapacity(Int(n.len))
-            var i = index + 1
-            while i < n.next {
-                let key = makeString(document, i, nodes[Int(i)])
-                members.append((key, convert(document, i + 1)))
-                i = nodes[Int(i + 1)].next
+            let count = Int(n.len)
+            let members = [JSONObject.Member](unsafeUninitializedCapacity: count) { buffer, initialized in
+                var i = index + 1
+                var k = 0
+                while i < n.next {
+                    let key = makeString(document, i, nodes[Int(i)])
+                    (buffer.baseAddress! + k).initialize(to: (key, convert(document, i + 1)))
+                    k += 1
+                    i = nodes[Int(i + 1)].next
+                }
+                initialized = k
             }
             return .object(JSONObject(uncheckedMembers: members))
         }
