@@ -44,7 +44,7 @@ let package = Package(
         ),
 
         .testTarget(name: "RouterJSONTests", dependencies: ["RouterJSON"]),
-        .testTarget(name: "RouterFindingTests", dependencies: ["RouterFinding"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "RouterFindingTests", dependencies: ["RouterFinding"]),
         .testTarget(name: "RouterRulesTests", dependencies: ["RouterRules", "RouterFinding"]),
         .testTarget(name: "RouterSlackTests", dependencies: ["RouterSlack", "RouterFinding"]),
         .testTarget(name: "RouterCoreTests", dependencies: ["RouterCore"]),

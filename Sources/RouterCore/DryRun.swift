@@ -59,7 +59,7 @@ public enum DryRun {
         var counts = (findings: 0, routed: 0, dropped: 0, unrouted: 0, inputErrors: 0, ruleErrors: 0)
 
         for input in options.inputs {
-            for item in InputReader.items(fromPath: input, limits: options.inputLimits) {
+            InputReader.forEachItem(fromPath: input, limits: options.inputLimits) { (item: InputItem) in
                 switch item.result {
                 case .failure(let error):
                     sawInputError = true
