@@ -150,6 +150,7 @@ struct ByteWriter {
         // Eight bytes at a time while none needs escaping (the output has room: 6 bytes reserved per input byte).
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
+        var plainFrom = 0  // input index after the last escape: output and input are offset by a constant from here
         while i < n {
             if n &- i >= 8 {
                 let v = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
@@ -162,6 +163,19 @@ struct ByteWriter {
                     i &+= 8
                     continue
                 }
+            } else if n >= 8 && n &- 8 >= plainFrom {
+                // Tail: one overlapping load of the last 8 bytes; the overlap was copied verbatim, so rewriting it is
+                // harmless.
+                let v = UnsafeRawPointer(src + (n &- 8)).loadUnaligned(as: UInt64.self)
+                let q = v ^ 0x2222_2222_2222_2222
+                let bs = v ^ 0x5C5C_5C5C_5C5C_5C5C
+                let t = ((q &- ones) & ~q) | ((bs &- ones) & ~bs) | ((v &- 0x2020_2020_2020_2020) & ~v)
+                if t & highs == 0 {
+                    UnsafeMutableRawPointer(o - (i &- (n &- 8))).storeBytes(of: v, as: UInt64.self)
+                    o += n &- i
+                    i = n
+                    break
+                }
             }
             let b = src[i]
             i &+= 1
@@ -170,6 +184,7 @@ struct ByteWriter {
                 o += 1
                 continue
             }
+            plainFrom = i
             o[0] = 0x5C
             switch b {
             case 0x22, 0x5C: o[1] = b
@@ -311,7 +326,7 @@ struct JSONWriter {
     let pretty: Bool
     let sortedKeys: Bool
 
-    static func compact(_ value: JSONValue, _ w: inout ByteWriter) {
+    static func compact(_ value: borrowing JSONValue, _ w: inout ByteWriter) {
         switch value {
         case .null: w.append("null")
         case .bool(let b): if b { w.append("true") } else { w.append("false") }

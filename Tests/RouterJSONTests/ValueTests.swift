@@ -134,6 +134,48 @@ final class ValueTests: XCTestCase {
         XCTAssertEqual(out, [])
     }
 
+    func testEscapingAtEveryPositionAndLength() throws {
+        // Reference escaper, byte by byte.
+        func reference(_ s: String) -> String {
+            var out = "\""
+            for u in s.unicodeScalars {
+                switch u {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\t": out += "\\t"
+                case "\r": out += "\\r"
+                case "\u{8}": out += "\\b"
+                case "\u{c}": out += "\\f"
+                case _ where u.value < 0x20:
+                    let hex = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                default: out.unicodeScalars.append(u)
+                }
+            }
+            return out + "\""
+        }
+        let specials: [Character] = ["\"", "\\", "\n", "\u{1}", "\u{1f}", "é", "😀"]
+        for length in 0..<40 {
+            let plain = String((0..<length).map { Character(UnicodeScalar(UInt8(97 + $0 % 26))) })
+            XCTAssertEqual(JSONValue.string(plain).serialized(), reference(plain))
+            for position in 0...length {
+                for special in specials {
+                    var chars = Array(plain)
+                    chars.insert(special, at: position)
+                    if position + 3 <= chars.count { chars.insert(special, at: position / 2) }
+                    let s = String(chars)
+                    let written = JSONValue.string(s).serialized()
+                    XCTAssertEqual(written, reference(s), "length \(length) position \(position)")
+                    XCTAssertEqual(try JSONValue.parse(written), .string(s))
+                    var escaped: [UInt8] = []
+                    JSONString.escape(s, into: &escaped)
+                    XCTAssertEqual(String(decoding: escaped, as: UTF8.self), String(reference(s).dropFirst().dropLast()))
+                }
+            }
+        }
+    }
+
     func testPrettyAndSortedSerialization() {
         let v: JSONValue = ["b": [1, ["x": nil]], "a": [:], "c": [], "é": "v", "B": true]
         XCTAssertEqual(
