@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The speed figures in the README: a release build, then
+#  1. `router bench` with the shipped rules over the 130 corpus events repeated to 13,000 (or, without
+#     ../shared/corpus, over the project's own fixtures repeated to 13,000), and
+#  2. the wall time of `router test rules/ one-event.json` (hyperfine when installed, else 50 timed runs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+swift build -c release --product router >/dev/null
+bin=.build/release/router
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+corpus=../shared/corpus/guardduty/eventbridge
+if [ -d "$corpus" ]; then src=("$corpus"/*.json); else src=(Tests/Fixtures/findings/*.json); fi
+python3 - "$work/once.jsonl" "${src[@]}" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as out:
+    for path in sys.argv[2:]:
+        with open(path) as f:
+            out.write(json.dumps(json.load(f), separators=(",", ":")) + "\n")
+PY
+n=$(wc -l < "$work/once.jsonl")
+reps=$(( (13000 + n - 1) / n ))
+for _ in $(seq "$reps"); do cat "$work/once.jsonl"; done | head -n 13000 > "$work/events.jsonl"
+
+echo "== router bench rules (${#src[@]} distinct events repeated to 13,000)"
+"$bin" bench rules "$work/events.jsonl"
+
+one=examples/high-crypto-mining-ec2.json
+echo
+echo "== router test rules $one (wall time, process start to exit)"
+if command -v hyperfine >/dev/null 2>&1; then
+  hyperfine -N --warmup 10 --runs 200 "$bin test rules $one" 2>/dev/null | sed -n '2,3p'
+else
+  python3 - "$bin" "$one" <<'PY'
+import subprocess, sys, time
+runs = []
+for _ in range(50):
+    t = time.perf_counter()
+    subprocess.run([sys.argv[1], "test", "rules", sys.argv[2]], stdout=subprocess.DEVNULL, check=True)
+    runs.append((time.perf_counter() - t) * 1000)
+runs.sort()
+print(f"  median {runs[len(runs)//2]:.1f} ms, min {runs[0]:.1f} ms, max {runs[-1]:.1f} ms over {len(runs)} runs")
+PY
+fi
