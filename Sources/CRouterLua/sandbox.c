@@ -65,13 +65,21 @@ struct rl_engine {
 
     /* registry references */
     int ref_globals;          /* the locked globals table rule chunks see as _ENV */
-    int ref_fields_mt;        /* metatable of f's field table: lazy detail + unknown-field errors */
     int ref_ctx_mt;           /* metatable of ctx's field table */
     int ref_msgh;
 
     /* current event (registry refs, LUA_NOREF outside an event) */
     int in_event;
-    int ref_f, ref_ctx, ref_fields, ref_inst, ref_anchor;
+    /* persistent: the read-only proxies f and ctx (reused every event: nothing can be stored on them), the metatable
+     * of f (its __index is switched to each event's field table), ctx's field table, the per-event slots */
+    int ref_f, ref_ctx, ref_ctx_fields, ref_fields, ref_inst, ref_anchor; /* ref_fields: the event's f.detail */
+    int has_anchor;
+    unsigned char inst_ready[RL_MAX_FILES]; /* file instantiated for the current event */
+    int err_in_load;                        /* the last error came from running a file's main chunk */
+    rl_value fval[RL_FIELD_COUNT];          /* the current finding's fields; strings point into fbuf */
+    char *fbuf;
+    size_t fbuf_cap;
+    int has_detail;                         /* f.detail built (cached in the ref_fields slot) */
     int anchor_len;
     const rj_doc *doc;
     uint32_t detail_node;
@@ -132,6 +140,7 @@ static void clear_error(rl_engine *e) {
     e->err_file = -1;
     e->err_line = 0;
     e->err_msg[0] = 0;
+    e->err_in_load = 0;
 }
 
 static int file_of_source(rl_engine *e, const char *source) {
@@ -469,17 +478,10 @@ static int open_sandbox(lua_State *L) {
 
 /* ---------------------------------------------------------------- f and ctx */
 
-/* __index of f's field table (upvalue 1: set of known names, upvalue 2: "f" or "ctx"). */
+/* __index of ctx's field table (upvalue 1: set of known names, upvalue 2: "ctx"). */
 static int fields_missing(lua_State *L) {
-    rl_engine *e = engine_of(L);
     if (lua_type(L, 2) == LUA_TSTRING) {
         const char *key = lua_tostring(L, 2);
-        if (e->doc && strcmp(key, "detail") == 0 && strcmp(lua_tostring(L, lua_upvalueindex(2)), "f") == 0) {
-            rl_push_json(L, e->doc, e->detail_node);
-            lua_pushvalue(L, -1);
-            lua_setfield(L, 1, "detail"); /* the field table has no __newindex: a plain raw set */
-            return 1;
-        }
         lua_pushvalue(L, 2);
         if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) {
             lua_pushnil(L);
@@ -499,7 +501,7 @@ static int fields_next(lua_State *L) {
     return 1;
 }
 
-/* __pairs of the f/ctx proxies: iterates the event's field table (what has been built so far). */
+/* __pairs of the ctx proxy: iterates its field table. */
 static int proxy_pairs(lua_State *L) {
     if (!lua_getmetatable(L, 1)) return luaL_error(L, "pairs: not a view");
     lua_pushliteral(L, "__index");
@@ -524,7 +526,7 @@ static int make_fields_mt(lua_State *L, const char *const *known, int nknown, co
     return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-/* Pushes a read-only proxy over the field table at idx (f and ctx). */
+/* Pushes a read-only proxy over the field table at idx (ctx). */
 static void push_view(lua_State *L, int idx) {
     idx = lua_absindex(L, idx);
     lua_createtable(L, 0, 0);
@@ -540,17 +542,117 @@ static void push_view(lua_State *L, int idx) {
     lua_setmetatable(L, -2);
 }
 
+/* The finding view f is one persistent, empty, locked proxy. Its fields are produced on demand from the current
+ * event's values (copied into the engine by rl_event_begin), so an event pays only for the fields its rules read;
+ * `detail` is converted from the JSON tape on first use and cached for the event. */
+static int field_index(const char *k, size_t n) {
+    for (int i = 0; i < RL_FIELD_COUNT; i++) {
+        const char *name = field_names[i];
+        if (name[0] == k[0] && strlen(name) == n && memcmp(name, k, n) == 0) return i;
+    }
+    return -1;
+}
+
+static void push_value(lua_State *L, const rl_value *v);
+
+static void push_detail(lua_State *L, rl_engine *e) {
+    if (e->has_detail) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_fields);
+        return;
+    }
+    if (!e->doc) {
+        lua_pushnil(L);
+        return;
+    }
+    rl_push_json(L, e->doc, e->detail_node);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, LUA_REGISTRYINDEX, e->ref_fields);
+    e->has_detail = 1;
+}
+
+static int f_index(lua_State *L) {
+    rl_engine *e = engine_of(L);
+    if (lua_type(L, 2) != LUA_TSTRING) return luaL_error(L, "f has no field of type %s", luaL_typename(L, 2));
+    size_t n;
+    const char *k = lua_tolstring(L, 2, &n);
+    int i = n > 0 ? field_index(k, n) : -1;
+    if (i >= 0) {
+        push_value(L, &e->fval[i]);
+        return 1;
+    }
+    if (n == 6 && memcmp(k, "detail", 6) == 0) {
+        push_detail(L, e);
+        return 1;
+    }
+    return luaL_error(L, "f has no field '%s'", k);
+}
+
+/* Iterator for pairs(f): the fields in view order (nil ones skipped), then detail. */
+static int f_next(lua_State *L) {
+    rl_engine *e = engine_of(L);
+    int i = 0;
+    if (!lua_isnil(L, 2)) {
+        size_t n;
+        const char *k = lua_tolstring(L, 2, &n);
+        if (k && n == 6 && memcmp(k, "detail", 6) == 0) return 0;
+        i = k ? field_index(k, n) + 1 : RL_FIELD_COUNT;
+        if (i <= 0) return luaL_error(L, "invalid key to 'next'");
+    }
+    while (i < RL_FIELD_COUNT && e->fval[i].kind == RL_V_NIL) i++;
+    if (i < RL_FIELD_COUNT) {
+        lua_pushstring(L, field_names[i]);
+        push_value(L, &e->fval[i]);
+        return 2;
+    }
+    if (!e->doc) return 0;
+    lua_pushliteral(L, "detail");
+    push_detail(L, e);
+    return 2;
+}
+
+static int f_pairs(lua_State *L) {
+    lua_pushcfunction(L, f_next);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
 /* ---------------------------------------------------------------- engine */
 
 static int p_open(lua_State *L) {
     rl_engine *e = engine_of(L);
     open_sandbox(L);
-    const char *known_f[RL_FIELD_COUNT + 1];
-    for (int i = 0; i < RL_FIELD_COUNT; i++) known_f[i] = field_names[i];
-    known_f[RL_FIELD_COUNT] = "detail";
-    e->ref_fields_mt = make_fields_mt(L, known_f, RL_FIELD_COUNT + 1, "f");
     static const char *const known_ctx[] = {"now", "mode"};
     e->ref_ctx_mt = make_fields_mt(L, known_ctx, 2, "ctx");
+
+    /* f: one empty, locked proxy; fields come from f_index */
+    lua_createtable(L, 0, 0);
+    lua_createtable(L, 0, 4);
+    lua_pushcfunction(L, f_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, locked_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, f_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushliteral(L, "locked");
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    e->ref_f = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    /* ctx: a proxy over one field table whose values are set for each event */
+    lua_createtable(L, 0, 2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_ctx_mt);
+    lua_setmetatable(L, -2);
+    push_view(L, -1);
+    e->ref_ctx = luaL_ref(L, LUA_REGISTRYINDEX);
+    e->ref_ctx_fields = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    lua_createtable(L, RL_MAX_FILES, 0);
+    e->ref_inst = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushboolean(L, 0);
+    e->ref_fields = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushboolean(L, 0);
+    e->ref_anchor = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
 }
 
@@ -565,7 +667,6 @@ rl_engine *rl_new(const rl_limits *limits) {
         return NULL;
     }
     *(rl_engine **)lua_getextraspace(e->L) = e;
-    e->ref_f = e->ref_ctx = e->ref_fields = e->ref_inst = e->ref_anchor = LUA_NOREF;
     clear_error(e);
     lua_pushcfunction(e->L, p_open);
     if (lua_pcall(e->L, 0, 0, 0) != LUA_OK) {
@@ -593,6 +694,7 @@ void rl_free(rl_engine *e) {
     free(e->mention_start);
     free(e->mentions);
     free(e->out);
+    free(e->fbuf);
     free(e);
 }
 
@@ -600,6 +702,7 @@ size_t rl_memory_used(const rl_engine *e) { return e->mem_used; }
 int rl_error_status(const rl_engine *e) { return e->err_status; }
 int rl_error_line(const rl_engine *e) { return e->err_line; }
 int rl_error_file(const rl_engine *e) { return e->err_file; }
+int rl_error_in_load(const rl_engine *e) { return e->err_in_load; }
 const char *rl_error_message(const rl_engine *e) { return e->err_msg; }
 int rl_file_count(const rl_engine *e) { return e->nfiles; }
 int rl_file_has_filter(const rl_engine *e, int f) { return e->files[f].has_filter; }
@@ -831,69 +934,66 @@ static int p_begin(lua_State *L) {
     begin_args *a = (begin_args *)lua_touserdata(L, 1);
     rl_engine *e = engine_of(L);
 
-    /* f */
-    lua_createtable(L, 0, RL_FIELD_COUNT + 1);
-    int fields = lua_gettop(L);
-    for (int i = 0; i < RL_FIELD_COUNT; i++) {
-        if (a->fields[i].kind == RL_V_NIL) continue;
-        push_value(L, &a->fields[i]);
-        lua_setfield(L, fields, field_names[i]);
-    }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_fields_mt);
-    lua_setmetatable(L, fields);
-    push_view(L, fields);
-    e->ref_f = luaL_ref(L, LUA_REGISTRYINDEX);
-    e->ref_fields = luaL_ref(L, LUA_REGISTRYINDEX);
-
     /* ctx */
-    lua_createtable(L, 0, 2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_ctx_fields);
+    lua_pushliteral(L, "now");
     if (a->now == (double)(lua_Integer)a->now) lua_pushinteger(L, (lua_Integer)a->now);
     else lua_pushnumber(L, a->now);
-    lua_setfield(L, -2, "now");
+    lua_rawset(L, -3);
+    lua_pushliteral(L, "mode");
     lua_pushstring(L, a->mode ? a->mode : "live");
-    lua_setfield(L, -2, "mode");
-    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_ctx_mt);
-    lua_setmetatable(L, -2);
-    push_view(L, -1);
-    e->ref_ctx = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_rawset(L, -3);
     lua_pop(L, 1);
 
-    lua_createtable(L, 8, 0);
-    e->ref_anchor = luaL_ref(L, LUA_REGISTRYINDEX);
-    e->anchor_len = 0;
+    e->has_anchor = 0;
 
-    /* instantiate every file anew */
-    lua_createtable(L, e->nfiles, 0);
-    int inst = lua_gettop(L);
-    lua_pushvalue(L, inst);
-    e->ref_inst = luaL_ref(L, LUA_REGISTRYINDEX);
-    for (int i = 0; i < e->nfiles; i++) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, e->files[i].ref_chunk);
-        int st = call_rule(e, 0, 1, i);
-        if (st != RL_OK) {
-            a->status = st;
-            return 0;
-        }
-        const char *display = e->files[i].chunkname + 1;
-        st = check_file_table(e, -1, i, 0, display);
-        if (st != RL_OK) {
-            a->status = st;
-            return 0;
-        }
-        lua_rawseti(L, inst, i + 1);
-    }
+    /* rule files are instantiated anew, on first use, for this event (ensure_instance) */
+    memset(e->inst_ready, 0, (size_t)e->nfiles);
     a->status = RL_OK;
     return 0;
 }
 
+/* Runs file's main chunk for the current event (once) and keeps the table it returns in inst[file].
+ * Returns a status; errors are marked as coming from the file's top level. */
+static int ensure_instance(rl_engine *e, int file) {
+    if (e->inst_ready[file]) return RL_OK;
+    lua_State *L = e->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->files[file].ref_chunk);
+    int top = lua_gettop(L) - 1;
+    int st = call_rule(e, 0, 1, file);
+    if (st != RL_OK) {
+        lua_settop(L, top);
+        e->err_in_load = 1;
+        return st;
+    }
+    if (lua_type(L, -1) != LUA_TTABLE) {
+        set_error(e, RL_ERR_RESULT, file, 0, "%s returned %s instead of its table for this event",
+                  e->files[file].chunkname + 1, luaL_typename(L, -1));
+        lua_settop(L, top);
+        e->err_in_load = 1;
+        return RL_ERR_RESULT;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_inst);
+    lua_insert(L, -2);
+    lua_rawseti(L, -2, file + 1);
+    lua_settop(L, top);
+    e->inst_ready[file] = 1;
+    return RL_OK;
+}
+
 static void release_event(rl_engine *e) {
     lua_State *L = e->L;
-    luaL_unref(L, LUA_REGISTRYINDEX, e->ref_f);
-    luaL_unref(L, LUA_REGISTRYINDEX, e->ref_ctx);
-    luaL_unref(L, LUA_REGISTRYINDEX, e->ref_fields);
-    luaL_unref(L, LUA_REGISTRYINDEX, e->ref_inst);
-    luaL_unref(L, LUA_REGISTRYINDEX, e->ref_anchor);
-    e->ref_f = e->ref_ctx = e->ref_fields = e->ref_inst = e->ref_anchor = LUA_NOREF;
+    /* drop what only this event may reference; instances are overwritten by the next event */
+    if (e->has_detail) {
+        lua_pushboolean(L, 0);
+        lua_rawseti(L, LUA_REGISTRYINDEX, e->ref_fields);
+        e->has_detail = 0;
+    }
+    if (e->has_anchor) {
+        lua_pushboolean(L, 0);
+        lua_rawseti(L, LUA_REGISTRYINDEX, e->ref_anchor);
+        e->has_anchor = 0;
+    }
     e->ndeliveries = 0;
     e->nmentions = 0;
     e->in_event = 0;
@@ -911,6 +1011,29 @@ int rl_event_begin(rl_engine *e, const rl_value *fields, const rj_doc *doc, uint
     e->output[0] = 0;
     e->ndeliveries = 0;
     e->nmentions = 0;
+    /* copy the finding's fields: they must outlive the caller's buffers for the whole event */
+    size_t total = 0;
+    for (int i = 0; i < RL_FIELD_COUNT; i++)
+        if (fields[i].kind == RL_V_STRING) total += fields[i].len;
+    if (total > e->fbuf_cap) {
+        size_t cap = total + total / 2 + 256;
+        char *nb = (char *)realloc(e->fbuf, cap);
+        if (!nb) {
+            set_error(e, RL_ERR_MEMORY, -1, 0, "out of memory while preparing the event");
+            return RL_ERR_MEMORY;
+        }
+        e->fbuf = nb;
+        e->fbuf_cap = cap;
+    }
+    size_t off = 0;
+    for (int i = 0; i < RL_FIELD_COUNT; i++) {
+        e->fval[i] = fields[i];
+        if (fields[i].kind == RL_V_STRING) {
+            if (fields[i].len) memcpy(e->fbuf + off, fields[i].s, fields[i].len);
+            e->fval[i].s = e->fbuf + off;
+            off += fields[i].len;
+        }
+    }
     reset_limits(e);
     begin_args a = {fields, now, mode, RL_OK};
     lua_pushcfunction(e->L, p_begin);
@@ -946,6 +1069,12 @@ static int push_member(rl_engine *e, int file, const char *key) {
 static void anchor(rl_engine *e, int idx) {
     lua_State *L = e->L;
     idx = lua_absindex(L, idx);
+    if (!e->has_anchor) {
+        lua_createtable(L, 8, 0);
+        lua_rawseti(L, LUA_REGISTRYINDEX, e->ref_anchor);
+        e->has_anchor = 1;
+        e->anchor_len = 0;
+    }
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_anchor);
     lua_pushvalue(L, idx);
     lua_rawseti(L, -2, ++e->anchor_len);
@@ -963,6 +1092,11 @@ typedef struct filter_args {
 static int p_filter(lua_State *L) {
     filter_args *a = (filter_args *)lua_touserdata(L, 1);
     rl_engine *e = engine_of(L);
+    int ist = ensure_instance(e, a->file);
+    if (ist != RL_OK) {
+        a->status = ist;
+        return 0;
+    }
     if (push_member(e, a->file, "filter") != LUA_TFUNCTION) {
         lua_pop(L, 1);
         set_error(e, RL_ERR_RESULT, a->file, 0, "the file's table has no 'filter' function for this event");
@@ -1144,6 +1278,11 @@ static int p_route(lua_State *L) {
     route_args *a = (route_args *)lua_touserdata(L, 1);
     rl_engine *e = engine_of(L);
     a->added = 0;
+    int ist = ensure_instance(e, a->file);
+    if (ist != RL_OK) {
+        a->status = ist;
+        return 0;
+    }
     if (push_member(e, a->file, "route") != LUA_TFUNCTION) {
         lua_pop(L, 1);
         set_error(e, RL_ERR_RESULT, a->file, 0, "the file's table has no 'route' function for this event");
@@ -1248,6 +1387,11 @@ static int p_format(lua_State *L) {
     format_args *a = (format_args *)lua_touserdata(L, 1);
     rl_engine *e = engine_of(L);
     rl_format *fm = &e->formats[a->format];
+    int ist = ensure_instance(e, fm->file);
+    if (ist != RL_OK) {
+        a->status = ist;
+        return 0;
+    }
     if (push_member(e, fm->file, "formats") != LUA_TTABLE) {
         lua_pop(L, 1);
         set_error(e, RL_ERR_RESULT, fm->file, 0, "the file's table has no 'formats' table for this event");

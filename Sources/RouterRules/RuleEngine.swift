@@ -149,6 +149,7 @@ public final class RuleEngine {
             case 6: .syntax
             default: .runtime
             }
+        let phase: RuleError.Phase = rl_error_in_load(engine) != 0 ? .load : phase
         let fileIndex = Int(rl_error_file(engine))
         let file = fileIndex >= 0 && fileIndex < files.count ? files[fileIndex].path : defaultFile
         let line = Int(rl_error_line(engine))

@@ -97,10 +97,13 @@ int rl_format_line(const rl_engine *e, int format);
 int rl_error_status(const rl_engine *e);
 int rl_error_line(const rl_engine *e);
 int rl_error_file(const rl_engine *e);
+/* 1 when the last error came from running a rule file's main chunk (its top level) for the event. */
+int rl_error_in_load(const rl_engine *e);
 const char *rl_error_message(const rl_engine *e);
 
 /* Starts an event: builds `f` from `fields` (RL_FIELD_COUNT values, in enum order) and the lazily converted
- * `f.detail` (doc/detail_node; doc may be NULL), builds `ctx` ({now, mode}) and instantiates every rule file. */
+ * `f.detail` (doc/detail_node; doc may be NULL; the document must stay alive until rl_event_end) and `ctx`
+ * ({now, mode}). The values are copied. Each rule file's main chunk runs anew the first time the event needs it. */
 int rl_event_begin(rl_engine *e, const rl_value *fields, const rj_doc *doc, uint32_t detail_node, double now,
                    const char *mode);
 /* Runs file's filter. On RL_OK, *keep is 0/1 and *reason (may be NULL) stays valid until rl_event_end. */
