@@ -27,8 +27,8 @@ let package = Package(
         // C: the Lua sandbox. Everything Lua can longjmp through lives here.
         .target(name: "CRouterLua", dependencies: ["CLua", "CRouterJSON"], path: "Sources/CRouterLua"),
 
-        .target(name: "RouterJSON", dependencies: ["CRouterJSON"]),
-        .target(name: "RouterFinding", dependencies: ["RouterJSON"]),
+        .target(name: "RouterJSON", dependencies: ["CRouterJSON"], exclude: ["API.md"]),
+        .target(name: "RouterFinding", dependencies: ["RouterJSON"], exclude: ["API.md"]),
         .target(name: "RouterSlack", dependencies: ["RouterJSON", "RouterFinding"]),
         .target(name: "RouterRules", dependencies: ["CRouterLua", "RouterJSON", "RouterFinding", "RouterSlack"]),
         .target(

@@ -1381,6 +1381,7 @@ typedef struct format_args {
     int format;
     int delivery;
     int status;
+    int is_string;
 } format_args;
 
 static int p_format(lua_State *L) {
@@ -1445,15 +1446,23 @@ static int p_format(lua_State *L) {
         a->status = RL_ERR_RESULT;
         return 0;
     }
-    /* encode under the cap (user tables can be large); errors here are the rule's */
-    luaL_Buffer b;
-    e->cap_armed = 1;
-    luaL_buffinit(L, &b);
-    rl_json_encode(L, base + 1, &b);
-    luaL_pushresult(&b);
-    e->cap_armed = 0;
     size_t len;
-    const char *s = lua_tolstring(L, -1, &len);
+    const char *s;
+    if (t == LUA_TSTRING) {
+        /* a plain text result is handed over as is */
+        s = lua_tolstring(L, base + 1, &len);
+        a->is_string = 1;
+    } else {
+        /* encode under the cap (user tables can be large); errors here are the rule's */
+        luaL_Buffer b;
+        e->cap_armed = 1;
+        luaL_buffinit(L, &b);
+        rl_json_encode(L, base + 1, &b);
+        luaL_pushresult(&b);
+        e->cap_armed = 0;
+        s = lua_tolstring(L, -1, &len);
+        a->is_string = 0;
+    }
     char *copy = (char *)realloc(e->out, len + 1);
     if (!copy) {
         lua_settop(L, base);
@@ -1471,9 +1480,9 @@ static int p_format(lua_State *L) {
 }
 
 /* Runs p_format; a Lua error raised by the JSON encoder (bad value in the result) becomes a result error. */
-int rl_call_format(rl_engine *e, int format, int delivery, const char **json, size_t *json_len) {
+int rl_call_format(rl_engine *e, int format, int delivery, const char **json, size_t *json_len, int *is_string) {
     clear_error(e);
-    format_args a = {format, delivery, RL_OK};
+    format_args a = {format, delivery, RL_OK, 0};
     lua_pushcfunction(e->L, p_format);
     lua_pushlightuserdata(e->L, &a);
     int rc = lua_pcall(e->L, 1, 0, 0);
@@ -1492,6 +1501,7 @@ int rl_call_format(rl_engine *e, int format, int delivery, const char **json, si
     if (a.status == RL_OK) {
         *json = e->out;
         *json_len = e->out_len;
+        *is_string = a.is_string;
     }
     return a.status;
 }

@@ -49,6 +49,8 @@ public final class RuleEngine {
     private let engine: OpaquePointer
     private var formatIndex: [String: Int32] = [:]
     private var arena: [UInt8] = []
+    private var spans = [(Int, Int)](repeating: (0, -1), count: Int(RL_FIELD_COUNT))
+    private var cvalues = [rl_value](repeating: rl_value(), count: Int(RL_FIELD_COUNT))
 
     /// Loads every `*.lua` file directly in `directory`, in byte-wise filename order.
     /// Throws `RuleLoadError` listing every file that does not compile or returns the wrong shape.
@@ -334,15 +336,21 @@ public final class RuleEngine {
         }
         var json: UnsafePointer<CChar>? = nil
         var len = 0
-        let status = rl_call_format(engine, k, delivery, &json, &len)
+        var isString: Int32 = 0
+        let status = rl_call_format(engine, k, delivery, &json, &len, &isString)
         if status != 0 {
             return .failure(lastError(phase: .format, defaultFile: formats[format]))
         }
-        let bytes = json!.withMemoryRebound(to: UInt8.self, capacity: len) { Array(UnsafeBufferPointer(start: $0, count: len)) }
         let file = formats[format]
         let line = Int(rl_format_line(engine, k))
         do {
-            let value = try JSONValue.parse(bytes)
+            let value: JSONValue
+            if isString != 0 {
+                value = .string(Self.string(json!, len))
+            } else {
+                let bytes = json!.withMemoryRebound(to: UInt8.self, capacity: len) { Array(UnsafeBufferPointer(start: $0, count: len)) }
+                value = try JSONValue.parse(bytes)
+            }
             return .success(try SlackRenderer.custom(value, mentions: mentions))
         } catch {
             return .failure(
@@ -353,15 +361,23 @@ public final class RuleEngine {
     // MARK: - Pushing the finding
 
     private func beginEvent(_ f: Finding, context: EvaluationContext) -> Int32 {
+        // String fields are appended to one reused byte arena; `spans` remembers where each one is.
         arena.removeAll(keepingCapacity: true)
-        // (offset, length) of each string field in the arena, or a non-string value.
-        enum V { case none, str(Int, Int), num(Double), int(Int64), bool(Bool) }
-        var values = [V](repeating: .none, count: Int(RL_FIELD_COUNT))
+        for i in 0..<spans.count { spans[i] = (0, -1) }
+        for i in 0..<cvalues.count { cvalues[i].kind = Int32(RL_V_NIL.rawValue) }
         func put(_ field: Int, _ s: String?) {
             guard let s else { return }
             let start = arena.count
             arena.append(contentsOf: s.utf8)
-            values[field] = .str(start, arena.count - start)
+            spans[field] = (start, arena.count - start)
+        }
+        func putInt(_ field: Int, _ n: Int64) {
+            cvalues[field].kind = Int32(RL_V_INTEGER.rawValue)
+            cvalues[field].integer = n
+        }
+        func putBool(_ field: Int, _ b: Bool) {
+            cvalues[field].kind = Int32(RL_V_BOOLEAN.rawValue)
+            cvalues[field].integer = b ? 1 : 0
         }
         put(RL_F_ID, f.id)
         put(RL_F_TYPE, f.type)
@@ -369,7 +385,12 @@ public final class RuleEngine {
         put(RL_F_RESOURCE_KIND, f.resourceKind)
         put(RL_F_FAMILY, f.family)
         put(RL_F_ARTIFACT, f.artifact)
-        values[Int(RL_F_SEVERITY)] = f.severity == f.severity.rounded() && abs(f.severity) < 1e15 ? .int(Int64(f.severity)) : .num(f.severity)
+        if f.severity == f.severity.rounded() && abs(f.severity) < 1e15 {
+            putInt(RL_F_SEVERITY, Int64(f.severity))
+        } else {
+            cvalues[RL_F_SEVERITY].kind = Int32(RL_V_NUMBER.rawValue)
+            cvalues[RL_F_SEVERITY].number = f.severity
+        }
         put(RL_F_SEVERITY_LABEL, f.severityLabel.rawValue)
         put(RL_F_TITLE, f.title)
         put(RL_F_DESCRIPTION, f.description)
@@ -379,36 +400,24 @@ public final class RuleEngine {
         put(RL_F_PARTITION, f.partition)
         put(RL_F_RESOURCE_TYPE, f.resourceType)
         put(RL_F_ACTION_TYPE, f.actionType)
-        values[Int(RL_F_COUNT)] = .int(Int64(f.count))
+        putInt(RL_F_COUNT, Int64(f.count))
         put(RL_F_FIRST_SEEN, f.firstSeen)
         put(RL_F_LAST_SEEN, f.lastSeen)
         put(RL_F_CREATED_AT, f.createdAt)
         put(RL_F_UPDATED_AT, f.updatedAt)
-        values[Int(RL_F_ARCHIVED)] = .bool(f.archived)
-        values[Int(RL_F_SAMPLE)] = .bool(f.sample)
+        putBool(RL_F_ARCHIVED, f.archived)
+        putBool(RL_F_SAMPLE, f.sample)
         put(RL_F_CONSOLE_URL, f.consoleURL)
         put(RL_F_RESOURCE, f.resourceSummary)
 
+        let engine = self.engine
         return arena.withUnsafeBufferPointer { buf -> Int32 in
-            let base = buf.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }
-            var cvalues = [rl_value](repeating: rl_value(), count: values.count)
-            for (i, v) in values.enumerated() {
-                switch v {
-                case .none: cvalues[i].kind = Int32(RL_V_NIL.rawValue)
-                case .str(let off, let len):
-                    cvalues[i].kind = Int32(RL_V_STRING.rawValue)
-                    cvalues[i].s = base.map { $0 + off } ?? UnsafePointer(bitPattern: 1)
-                    cvalues[i].len = len
-                case .num(let d):
-                    cvalues[i].kind = Int32(RL_V_NUMBER.rawValue)
-                    cvalues[i].number = d
-                case .int(let n):
-                    cvalues[i].kind = Int32(RL_V_INTEGER.rawValue)
-                    cvalues[i].integer = n
-                case .bool(let b):
-                    cvalues[i].kind = Int32(RL_V_BOOLEAN.rawValue)
-                    cvalues[i].integer = b ? 1 : 0
-                }
+            // rl_event_begin copies the bytes, so the pointers need to live only for this call.
+            let base = UnsafeRawPointer(buf.baseAddress ?? UnsafePointer(bitPattern: 1)!).assumingMemoryBound(to: CChar.self)
+            for (i, span) in spans.enumerated() where span.1 >= 0 {
+                cvalues[i].kind = Int32(RL_V_STRING.rawValue)
+                cvalues[i].s = base + span.0
+                cvalues[i].len = span.1
             }
             return context.mode.withCString { mode in
                 rl_event_begin(engine, cvalues, f.document.cDocument, f.detail.index, context.now, mode)

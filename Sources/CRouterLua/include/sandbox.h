@@ -115,8 +115,9 @@ int rl_delivery_count(const rl_engine *e);
 void rl_delivery_get(const rl_engine *e, int index, rl_delivery *out);
 const char *rl_delivery_mention(const rl_engine *e, int index, int mention, size_t *len);
 /* Calls format function `format` with (f, ctx, d) where d describes delivery `delivery` (or an empty delivery
- * when delivery < 0). On RL_OK, *json is the JSON text of the returned string or table, valid until the next call. */
-int rl_call_format(rl_engine *e, int format, int delivery, const char **json, size_t *json_len);
+ * when delivery < 0). On RL_OK, *json is the returned string itself (*is_string = 1) or the JSON text of the
+ * returned table (*is_string = 0), NUL-terminated, valid until the next call. */
+int rl_call_format(rl_engine *e, int format, int delivery, const char **json, size_t *json_len, int *is_string);
 /* What the event's scripts printed (print is captured, never written to stdout). */
 const char *rl_event_output(const rl_engine *e, size_t *len);
 void rl_event_end(rl_engine *e);
