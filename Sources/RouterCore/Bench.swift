@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
 import RouterFinding
 import RouterJSON
 import RouterRules
@@ -123,19 +122,19 @@ public enum Bench {
                 return Double(sorted[max(0, i)]) / 1000
             }
             let mean = Double(values.reduce(0, +)) / Double(values.count) / 1000
-            return name.padding(toLength: 10, withPad: " ", startingAt: 0)
-                + String(format: "%9.2f %9.2f %9.2f", mean, pct(0.5), pct(0.99))
+            return pad(name, 10) + pad(fixed(mean, 2), 9, left: true) + " " + pad(fixed(pct(0.5), 2), 9, left: true) + " "
+                + pad(fixed(pct(0.99), 2), 9, left: true)
         }
         out.line("router bench: \(options.rulesDirectory) over \(options.eventsPath)")
         out.line("events: \(totalNs.count) (\(lineCount) lines x \(options.passes) passes), findings: \(findings), deliveries: \(deliveries), input errors: \(inputErrors), rule errors: \(ruleErrors)")
-        out.line(String(format: "throughput: %.0f events/s on one thread (%.3f s in the measured loop, reading excluded)", Double(totalNs.count) / wall, wall))
+        out.line("throughput: \(fixed(Double(totalNs.count) / wall, 0)) events/s on one thread (\(fixed(wall, 3)) s in the measured loop, reading excluded)")
         out.line("stage        mean us    p50 us    p99 us")
         out.line(row("parse", parseNs))
         out.line(row("rules", rulesNs) + "   (filter, route, render)")
         out.line(row("serialise", serialiseNs))
         out.line(row("total", totalNs))
-        out.line(String(format: "payload bytes: %d (%.0f per delivery)", payloadBytes, deliveries > 0 ? Double(payloadBytes) / Double(deliveries) : 0))
-        out.line(String(format: "peak memory (max RSS): %.1f MB; Lua heap now: %.0f KB", peakMB, Double(engine.memoryUsed) / 1024))
+        out.line("payload bytes: \(payloadBytes) (\(fixed(deliveries > 0 ? Double(payloadBytes) / Double(deliveries) : 0, 0)) per delivery)")
+        out.line("peak memory (max RSS): \(fixed(peakMB, 1)) MB; Lua heap now: \(fixed(Double(engine.memoryUsed) / 1024, 0)) KB")
         return ExitStatus.ok
     }
 }
@@ -177,4 +176,24 @@ final class LineReader {
             if n <= 0 { eof = true }
         }
     }
+}
+
+/// `x` with `digits` decimals (no Foundation).
+func fixed(_ x: Double, _ digits: Int) -> String {
+    guard x.isFinite else { return "\(x)" }
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let n = Int64((abs(x) * scale).rounded())
+    let whole = n / Int64(scale)
+    var s = (x < 0 && n != 0 ? "-" : "") + String(whole)
+    if digits > 0 {
+        let frac = String(n % Int64(scale))
+        s += "." + String(repeating: "0", count: digits - frac.count) + frac
+    }
+    return s
+}
+
+func pad(_ s: String, _ width: Int, left: Bool = false) -> String {
+    let n = max(0, width - s.count)
+    return left ? String(repeating: " ", count: n) + s : s + String(repeating: " ", count: n)
 }

@@ -1,6 +1,10 @@
 import CRouterJSON
 import CRouterLua
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import RouterFinding
 import RouterJSON
 import RouterSlack
@@ -55,29 +59,35 @@ public final class RuleEngine {
     /// Loads every `*.lua` file directly in `directory`, in byte-wise filename order.
     /// Throws `RuleLoadError` listing every file that does not compile or returns the wrong shape.
     public convenience init(directory: String, limits: RuleLimits = .default) throws(RuleLoadError) {
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory)
-        } catch {
+        guard let dir = opendir(directory) else {
             throw RuleLoadError(errors: [
                 RuleError(
                     file: directory, line: nil, phase: .load, kind: .io,
-                    message: "cannot read the rules directory: \(RuleEngine.describe(error))")
+                    message: "cannot read the rules directory: \(String(cString: strerror(errno)))")
             ])
         }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            }
+            if name.hasSuffix(".lua") { names.append(name) }
+        }
+        closedir(dir)
+        names.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
         var sources: [(path: String, source: [UInt8])] = []
         var errors: [RuleError] = []
-        let luaNames = names.filter { $0.hasSuffix(".lua") }.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
-        for name in luaNames {
+        for name in names {
             let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else { continue }
-            guard let data = FileManager.default.contents(atPath: path) else {
+            var info = stat()
+            guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            guard let bytes = Self.readFile(path) else {
                 errors.append(
-                    RuleError(file: path, line: nil, phase: .load, kind: .io, message: "cannot read the file"))
+                    RuleError(file: path, line: nil, phase: .load, kind: .io,
+                              message: "cannot read the file: \(String(cString: strerror(errno)))"))
                 continue
             }
-            sources.append((path, [UInt8](data)))
+            sources.append((path, bytes))
         }
         try self.init(sources: sources, directory: directory, limits: limits, priorErrors: errors)
     }
@@ -133,11 +143,22 @@ public final class RuleEngine {
     /// Bytes of Lua heap in use.
     public var memoryUsed: Int { rl_memory_used(engine) }
 
-    private static func describe(_ error: Error) -> String {
-        if let e = error as? CocoaError, let u = e.userInfo[NSUnderlyingErrorKey] as? NSError {
-            return u.localizedDescription
+    /// The whole file, or nil (errno set) when it cannot be read.
+    static func readFile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
+            if n == 0 { return bytes }
+            bytes.append(contentsOf: chunk[0..<n])
         }
-        return (error as NSError).localizedDescription
     }
 
     private func lastError(phase: RuleError.Phase, defaultFile: String?) -> RuleError {
@@ -464,7 +485,8 @@ public final class RuleEngine {
                 break
             }
             if ch.value < 0x20 || ch.value == 0x7F {
-                out += String(format: "\\x%02X", ch.value)
+                let hex = Array("0123456789ABCDEF")
+                out += "\\x" + String(hex[Int(ch.value >> 4)]) + String(hex[Int(ch.value & 15)])
             } else {
                 out.unicodeScalars.append(ch)
             }
