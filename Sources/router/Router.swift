@@ -19,6 +19,8 @@ struct LimitOptions: ParsableArguments {
     var maxMilliseconds: Int = Int(RuleLimits.default.wallSeconds * 1000)
     @Option(help: "Lua heap cap in MiB while rules run.")
     var maxMemoryMib: Int = RuleLimits.default.memoryBytes >> 20
+    @Option(help: "Pattern-matching steps per string.find/match/gsub call.")
+    var maxPatternSteps: Int = RuleLimits.default.patternSteps
     @Option(help: "Deliveries per finding.")
     var maxDeliveries: Int = RuleLimits.default.maxDeliveries
 
@@ -28,11 +30,12 @@ struct LimitOptions: ParsableArguments {
         l.wallSeconds = Double(maxMilliseconds) / 1000
         l.memoryBytes = maxMemoryMib << 20
         l.maxDeliveries = maxDeliveries
+        l.patternSteps = maxPatternSteps
         return l
     }
 
     func validate() throws {
-        guard maxInstructions > 0, maxMilliseconds > 0, maxMemoryMib > 0, maxDeliveries > 0 else {
+        guard maxInstructions > 0, maxMilliseconds > 0, maxMemoryMib > 0, maxDeliveries > 0, maxPatternSteps > 0 else {
             throw ValidationError("limits must be positive")
         }
     }
