@@ -144,7 +144,7 @@ public final class RuleEngine {
     public var memoryUsed: Int { rl_memory_used(engine) }
 
     /// The whole file, or nil (errno set) when it cannot be read.
-    static func readFile(_ path: String) -> [UInt8]? {
+    public static func readFile(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { return nil }
         defer { close(fd) }

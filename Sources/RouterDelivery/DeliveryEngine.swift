@@ -1,0 +1,257 @@
+import Dispatch
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Unix time, injectable for tests.
+public protocol RouterClock: Sendable {
+    func now() -> Double
+}
+
+public struct SystemClock: RouterClock {
+    public init() {}
+    public func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
+
+/// What one `drain` did.
+public struct DrainSummary: Sendable, Equatable {
+    public var delivered = 0
+    public var deadLettered = 0
+    /// Failed attempts that were scheduled again (429s included).
+    public var retries = 0
+    public var rateLimited = 0
+    /// Still pending when the drain stopped (deadline reached, or waiting for a later retry).
+    public var pending = 0
+    public init() {}
+}
+
+/// Sends what the durable queue holds to Slack: lanes (destination + channel) in parallel, one request in flight and
+/// strict order within a lane, each lane paced by a token bucket, a destination held back after a 429 for its
+/// `Retry-After`, retryable failures backed off with full jitter, permanent ones dead-lettered with Slack's code.
+///
+/// Every state change is committed to the queue before the next step, so a crash at any point loses nothing: a
+/// delivery in flight at a crash is sent again by the next process (at most those can be duplicated).
+public final class DeliveryEngine: @unchecked Sendable {
+    public let queue: DeliveryQueue
+    public let destinations: DestinationSet
+    public let transport: SlackTransport
+    public let policy: DeliveryPolicy
+    public let clock: RouterClock
+    private let log: @Sendable (String) -> Void
+    private let owner: String
+
+    private struct Bucket {
+        var tokens: Double
+        var last: Double
+    }
+
+    private struct State {
+        var inFlight: Set<String> = []
+        var buckets: [String: Bucket] = [:]
+        var blockedUntil: [String: Double] = [:]
+        var summary = DrainSummary()
+        var random = SystemRandomNumberGenerator()
+    }
+
+    private let state = Mutex(State())
+    private let wake = DispatchSemaphore(value: 0)
+    private let workQueue = DispatchQueue(label: "router.delivery", attributes: .concurrent)
+
+    public init(
+        queue: DeliveryQueue, destinations: DestinationSet, transport: SlackTransport,
+        policy: DeliveryPolicy = .default, clock: RouterClock = SystemClock(),
+        log: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.queue = queue
+        self.destinations = destinations
+        self.transport = transport
+        self.policy = policy
+        self.clock = clock
+        self.log = log
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        self.owner = "pid:\(getpid()):\(ts.tv_sec).\(ts.tv_nsec)"
+    }
+
+    /// Whether the process that holds a lease (`pid:<n>:<start>`) is still running on this machine.
+    public static func ownerIsAlive(_ owner: String) -> Bool {
+        let parts = owner.split(separator: ":")
+        guard parts.count >= 2, parts[0] == "pid", let pid = Int32(parts[1]) else { return true }
+        if pid == getpid() { return true }
+        return kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    /// Delivers until nothing is pending (every delivery delivered or dead-lettered) or `deadline` (Unix seconds)
+    /// passes; then waits for requests in flight and returns what happened.
+    public func drain(until deadline: Double? = nil) -> DrainSummary {
+        try? queue.releaseStaleLeases(now: clock.now(), isAlive: Self.ownerIsAlive)
+        while true {
+            let now = clock.now()
+            if let deadline, now >= deadline { break }
+            let (excludedLanes, excludedDestinations, free) = state.withLock { s -> (Set<String>, Set<String>, Int) in
+                var lanes = s.inFlight
+                for (lane, b) in s.buckets where tokens(b, now: now) < 1 { lanes.insert(lane) }
+                let dests = Set(s.blockedUntil.filter { $0.value > now }.keys)
+                return (lanes, dests, policy.workers - s.inFlight.count)
+            }
+            var claimed: [QueuedDelivery] = []
+            if free > 0 {
+                do {
+                    claimed = try queue.claim(
+                        now: now, limit: free, excludingLanes: excludedLanes, excludingDestinations: excludedDestinations,
+                        leaseSeconds: policy.leaseSeconds, owner: owner)
+                } catch {
+                    log("delivery queue: \(error)")
+                }
+            }
+            for item in claimed {
+                let lane = item.delivery.lane
+                state.withLock { s in
+                    s.inFlight.insert(lane)
+                    var b = s.buckets[lane] ?? Bucket(tokens: Double(policy.burst), last: now)
+                    b.tokens = tokens(b, now: now) - 1
+                    b.last = now
+                    s.buckets[lane] = b
+                }
+                workQueue.async { [self] in
+                    process(item)
+                    state.withLock { s in _ = s.inFlight.remove(lane) }
+                    wake.signal()
+                }
+            }
+            if !claimed.isEmpty { continue }
+
+            // Nothing to start now: finished, or sleep until something can start.
+            let inFlight = state.withLock { $0.inFlight.count }
+            let pending = (try? queue.counts().pending) ?? 0
+            if inFlight == 0 && pending == 0 { break }
+            var next = now + 0.5
+            if let due = try? queue.nextDueTime(), due > now { next = min(next, due) }
+            state.withLock { s in
+                for (_, b) in s.buckets where tokens(b, now: now) < 1 {
+                    next = min(next, b.last + (1 - b.tokens) / max(policy.ratePerSecond, 1e-6))
+                }
+                for (_, until) in s.blockedUntil where until > now { next = min(next, until) }
+            }
+            if let deadline { next = min(next, deadline) }
+            let wait = max(0.002, next - now)
+            _ = wake.wait(timeout: .now() + .nanoseconds(Int(wait * 1e9)))
+        }
+        // Let requests in flight finish (they are bounded by the transport's timeouts).
+        while state.withLock({ !$0.inFlight.isEmpty }) {
+            _ = wake.wait(timeout: .now() + .milliseconds(50))
+        }
+        var summary = state.withLock { $0.summary }
+        summary.pending = (try? queue.counts().pending) ?? 0
+        return summary
+    }
+
+    private func tokens(_ b: Bucket, now: Double) -> Double {
+        min(Double(policy.burst), b.tokens + max(0, now - b.last) * policy.ratePerSecond)
+    }
+
+    /// The HTTP body for `item`: its payload, with `channel` added for the Web API.
+    static func body(for item: QueuedDelivery, destination: Destination) -> [UInt8] {
+        let payload = item.usedTextOnly ? (item.delivery.textOnlyPayload ?? item.delivery.payload) : item.delivery.payload
+        guard case .webAPI = destination.kind, let channel = item.delivery.channel, payload.first == UInt8(ascii: "{")
+        else { return payload }
+        var out: [UInt8] = Array("{\"channel\":".utf8)
+        out.append(UInt8(ascii: "\""))
+        for c in channel.utf8 {
+            switch c {
+            case UInt8(ascii: "\""): out += Array("\\\"".utf8)
+            case UInt8(ascii: "\\"): out += Array("\\\\".utf8)
+            case 0..<0x20: out += Array("\\u00".utf8) + [hex(c >> 4), hex(c & 15)]
+            default: out.append(c)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+        let rest = payload.dropFirst().drop { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
+        if rest.first != UInt8(ascii: "}") { out.append(UInt8(ascii: ",")) }
+        out.append(contentsOf: rest)
+        return out
+    }
+
+    private static func hex(_ n: UInt8) -> UInt8 { n < 10 ? 48 + n : 87 + n }
+
+    private func process(_ item: QueuedDelivery) {
+        let now0 = clock.now()
+        guard let destination = destinations.stored(item.delivery.destination) else {
+            let reason = "destination_not_configured: " + destinations.missingMessage(to: item.delivery.destination)
+            finish(item, dead: reason, attempts: item.attempts)
+            _ = now0
+            return
+        }
+        let method: SlackRequest.Method
+        switch destination.kind {
+        case .webhook: method = .webhook
+        case .webAPI: method = .postMessage
+        }
+        let outcome = transport.send(
+            SlackRequest(destination: destination, method: method, body: Self.body(for: item, destination: destination)))
+        let now = clock.now()
+        let attempts = item.attempts + 1
+        switch outcome {
+        case .delivered:
+            do {
+                try queue.markDelivered(id: item.id, now: now)
+                state.withLock { $0.summary.delivered += 1 }
+            } catch {
+                log("delivery queue: cannot record delivery \(item.id): \(error)")
+            }
+        case .rateLimited(let retryAfter):
+            let wait = min(policy.retryAfterCap, max(0, retryAfter ?? policy.defaultRetryAfter))
+            state.withLock { s in
+                s.blockedUntil[item.delivery.destination] = max(s.blockedUntil[item.delivery.destination] ?? 0, now + wait)
+                s.summary.rateLimited += 1
+            }
+            retry(item, attempts: attempts, at: now + wait, error: "rate_limited (HTTP 429, waiting \(Int(wait.rounded(.up))) s)", now: now)
+        case .retryable(let code):
+            let r = state.withLock { s in Double.random(in: 0...1, using: &s.random) }
+            retry(item, attempts: attempts, at: now + policy.backoff(attempt: attempts, random: r), error: code, now: now)
+        case .permanent(let code, let status):
+            let blocksRejected = code == "invalid_blocks" || code == "msg_blocks_too_long"
+            if blocksRejected && !item.usedTextOnly && item.delivery.textOnlyPayload != nil {
+                do {
+                    try queue.markTextOnly(id: item.id)
+                    try queue.scheduleRetry(id: item.id, attempts: attempts, nextAttemptAt: now, error: code + " (retrying as text only)", now: now)
+                    state.withLock { $0.summary.retries += 1 }
+                } catch {
+                    log("delivery queue: \(error)")
+                }
+                return
+            }
+            finish(item, dead: code + (status.map { " (HTTP \($0))" } ?? ""), attempts: attempts)
+        }
+    }
+
+    private func retry(_ item: QueuedDelivery, attempts: Int, at: Double, error: String, now: Double) {
+        if attempts >= policy.maxAttempts || now - item.enqueuedAt >= policy.maxAge {
+            let why = attempts >= policy.maxAttempts ? "\(attempts) attempts" : "\(Int(now - item.enqueuedAt)) s"
+            finish(item, dead: "gave up after \(why): \(error)", attempts: attempts)
+            return
+        }
+        do {
+            try queue.scheduleRetry(id: item.id, attempts: attempts, nextAttemptAt: at, error: error, now: now)
+            state.withLock { $0.summary.retries += 1 }
+        } catch {
+            log("delivery queue: \(error)")
+        }
+    }
+
+    private func finish(_ item: QueuedDelivery, dead reason: String, attempts: Int) {
+        do {
+            try queue.deadLetter(id: item.id, attempts: attempts, error: reason, now: clock.now())
+            state.withLock { $0.summary.deadLettered += 1 }
+            log("dead letter: delivery \(item.id) of finding \(item.delivery.findingId) to \(item.delivery.destination) \(item.delivery.channel ?? ""): \(reason)")
+        } catch {
+            log("delivery queue: \(error)")
+        }
+    }
+}

@@ -1,0 +1,83 @@
+/// A delivery to put in the durable queue.
+public struct NewDelivery: Sendable, Equatable {
+    /// Idempotency key: finding id, `updatedAt`, destination name and channel. The same key is accepted once.
+    public var key: String
+    public var findingId: String
+    public var findingType: String
+    public var severityLabel: String
+    /// Destination name (`default`, a named webhook, `slack-api`); never a secret.
+    public var destination: String
+    /// Channel the rule chose (`#name` or an ID); nil when the destination's webhook decides.
+    public var channel: String?
+    /// The `chat.postMessage` JSON body (with `channel` when known).
+    public var payload: [UInt8]
+    /// A text-only version of the payload, tried once if Slack rejects the blocks (`invalid_blocks`,
+    /// `msg_blocks_too_long`).
+    public var textOnlyPayload: [UInt8]?
+
+    public init(
+        key: String, findingId: String, findingType: String, severityLabel: String, destination: String,
+        channel: String?, payload: [UInt8], textOnlyPayload: [UInt8]? = nil
+    ) {
+        self.key = key
+        self.findingId = findingId
+        self.findingType = findingType
+        self.severityLabel = severityLabel
+        self.destination = destination
+        self.channel = channel
+        self.payload = payload
+        self.textOnlyPayload = textOnlyPayload
+    }
+
+    /// The lane deliveries are paced and ordered in: destination + channel.
+    public var lane: String { destination + "\u{1F}" + (channel ?? "") }
+}
+
+public enum DeliveryState: String, Sendable, Equatable {
+    case pending, delivered, dead
+}
+
+/// A delivery as stored.
+public struct QueuedDelivery: Sendable, Equatable {
+    public var id: Int64
+    public var delivery: NewDelivery
+    public var state: DeliveryState
+    public var attempts: Int
+    /// Unix seconds.
+    public var enqueuedAt: Double
+    public var nextAttemptAt: Double
+    public var firstError: String?
+    public var lastError: String?
+    public var lastAttemptAt: Double?
+    /// Set once the text-only fallback was used.
+    public var usedTextOnly: Bool
+
+    public init(
+        id: Int64, delivery: NewDelivery, state: DeliveryState, attempts: Int, enqueuedAt: Double,
+        nextAttemptAt: Double, firstError: String?, lastError: String?, lastAttemptAt: Double?, usedTextOnly: Bool
+    ) {
+        self.id = id
+        self.delivery = delivery
+        self.state = state
+        self.attempts = attempts
+        self.enqueuedAt = enqueuedAt
+        self.nextAttemptAt = nextAttemptAt
+        self.firstError = firstError
+        self.lastError = lastError
+        self.lastAttemptAt = lastAttemptAt
+        self.usedTextOnly = usedTextOnly
+    }
+}
+
+public enum EnqueueResult: Sendable, Equatable {
+    case queued(id: Int64)
+    /// The key was already accepted (pending, delivered or dead): nothing new was stored.
+    case duplicate(id: Int64)
+}
+
+/// An error of the queue's storage (cannot open, disk full, corrupt): message is safe to show.
+public struct QueueError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
