@@ -22,6 +22,14 @@ let package = Package(
             pkgConfig: "lua5.4",
             providers: [.apt(["liblua5.4-dev"])]
         ),
+        .systemLibrary(
+            name: "CCurl",
+            path: "Sources/CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // C: the Slack HTTP client over one libcurl easy handle (curl_easy_setopt is variadic: no Swift import).
+        .target(name: "CCurlShim", dependencies: ["CCurl"], path: "Sources/CCurlShim"),
         // C: a JSON tape parser shared by Swift (finding view) and the Lua bridge (lazy `f.detail`).
         .target(name: "CRouterJSON", path: "Sources/CRouterJSON"),
         // C: the Lua sandbox. Everything Lua can longjmp through lives here.
@@ -34,6 +42,12 @@ let package = Package(
         .target(
             name: "RouterCore",
             dependencies: ["RouterJSON", "RouterFinding", "RouterRules", "RouterSlack"]
+        ),
+        .target(
+            name: "RouterDelivery",
+            dependencies: ["RouterJSON", "CCurlShim"],
+            path: "Sources/RouterDelivery",
+            exclude: ["QUEUE-CONTRACT.md"]
         ),
         .executableTarget(
             name: "router",
@@ -49,5 +63,6 @@ let package = Package(
         .testTarget(name: "RouterSlackTests", dependencies: ["RouterSlack", "RouterFinding"]),
         .testTarget(name: "RouterCoreTests", dependencies: ["RouterCore"]),
         .testTarget(name: "RouterCLITests", dependencies: ["RouterJSON"]),
+        .testTarget(name: "RouterDeliveryTests", dependencies: ["RouterDelivery"]),
     ]
 )

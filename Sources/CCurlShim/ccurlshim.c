@@ -1,0 +1,311 @@
+#include "ccurlshim.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rc_client {
+    CURL *easy;
+    long connections_opened;
+};
+
+/* Per-request state the callbacks write into. */
+typedef struct {
+    unsigned char *buf;
+    size_t len;
+    size_t cap;
+    int truncated;
+    int oom;
+    double retry_after;
+} rc_sink;
+
+static pthread_once_t rc_once = PTHREAD_ONCE_INIT;
+static CURLcode rc_global_status = CURLE_FAILED_INIT;
+
+static void rc_global_init(void) {
+    rc_global_status = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+rc_client *rc_client_new(void) {
+    pthread_once(&rc_once, rc_global_init);
+    if (rc_global_status != CURLE_OK) return NULL;
+    rc_client *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->easy = curl_easy_init();
+    if (!c->easy) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void rc_client_free(rc_client *client) {
+    if (!client) return;
+    curl_easy_cleanup(client->easy);
+    free(client);
+}
+
+long rc_client_connections_opened(const rc_client *client) { return client ? client->connections_opened : 0; }
+
+const char *rc_curl_version(void) {
+    curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
+    return info && info->version ? info->version : "unknown";
+}
+
+const char *rc_error_name(int code) {
+    switch (code) {
+    case CURLE_OK: return NULL;
+    case -1: return "setup_failed";
+    case CURLE_OPERATION_TIMEDOUT: return "timeout";
+    case CURLE_COULDNT_CONNECT: return "connect_failed";
+    case CURLE_COULDNT_RESOLVE_HOST: return "dns_failed";
+    case CURLE_COULDNT_RESOLVE_PROXY: return "proxy_dns_failed";
+    case CURLE_SEND_ERROR: return "send_failed";
+    case CURLE_RECV_ERROR: return "recv_failed";
+    case CURLE_GOT_NOTHING: return "empty_reply";
+    case CURLE_PARTIAL_FILE: return "partial_response";
+    case CURLE_WEIRD_SERVER_REPLY: return "bad_server_reply";
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM: return "http2_error";
+#if LIBCURL_VERSION_NUM >= 0x074a00 /* 7.74.0 */
+    case CURLE_HTTP3:
+#endif
+#if LIBCURL_VERSION_NUM >= 0x074b00 /* 7.75.0 */
+    case CURLE_QUIC_CONNECT_ERROR:
+#endif
+        return "http3_error";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+#if LIBCURL_VERSION_NUM >= 0x074900 /* 7.73.0 */
+    case CURLE_SSL_CLIENTCERT:
+#endif
+        return "ssl_error";
+    case CURLE_PEER_FAILED_VERIFICATION: return "ssl_verify_failed";
+    case CURLE_URL_MALFORMAT: return "bad_url";
+    case CURLE_UNSUPPORTED_PROTOCOL: return "unsupported_protocol";
+    case CURLE_OUT_OF_MEMORY: return "out_of_memory";
+    case CURLE_WRITE_ERROR: return "write_error";
+    case CURLE_READ_ERROR: return "read_error";
+    case CURLE_ABORTED_BY_CALLBACK: return "aborted";
+    case CURLE_FAILED_INIT: return "setup_failed";
+    case CURLE_BAD_CONTENT_ENCODING: return "bad_content_encoding";
+    case CURLE_TOO_MANY_REDIRECTS: return "too_many_redirects";
+    case CURLE_LOGIN_DENIED: return "login_denied";
+    case CURLE_INTERFACE_FAILED: return "interface_failed";
+    default: return "transport_error";
+    }
+}
+
+static size_t rc_write(char *data, size_t size, size_t nmemb, void *userp) {
+    rc_sink *s = userp;
+    size_t n = size * nmemb;
+    if (s->truncated || s->oom) return n; /* keep reading (so the connection stays usable), keep nothing */
+    size_t room = RC_MAX_BODY - s->len;
+    size_t take = n < room ? n : room;
+    if (take > 0) {
+        if (s->len + take + 1 > s->cap) {
+            size_t want = s->cap ? s->cap : 1024;
+            while (want < s->len + take + 1) want *= 2;
+            if (want > RC_MAX_BODY + 1) want = RC_MAX_BODY + 1;
+            unsigned char *nb = realloc(s->buf, want);
+            if (!nb) {
+                s->oom = 1;
+                s->truncated = 1;
+                return n;
+            }
+            s->buf = nb;
+            s->cap = want;
+        }
+        memcpy(s->buf + s->len, data, take);
+        s->len += take;
+        s->buf[s->len] = 0;
+    }
+    if (take < n) s->truncated = 1;
+    return n;
+}
+
+static int rc_is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+static int rc_header_is(const char *line, size_t n, const char *name) {
+    size_t k = strlen(name);
+    if (n <= k || line[k] != ':') return 0;
+    for (size_t i = 0; i < k; i++) {
+        char a = line[i], b = name[i];
+        if (a >= 'A' && a <= 'Z') a = (char)(a - 'A' + 'a');
+        if (b >= 'A' && b <= 'Z') b = (char)(b - 'A' + 'a');
+        if (a != b) return 0;
+    }
+    return 1;
+}
+
+/* delta-seconds ("3", also "1.5" from lenient servers); anything else (an HTTP-date) counts as absent. */
+static double rc_parse_delta_seconds(const char *p, size_t n) {
+    size_t i = 0;
+    while (i < n && rc_is_space(p[i])) i++;
+    while (n > i && rc_is_space(p[n - 1])) n--;
+    if (i == n) return -1;
+    double v = 0;
+    int digits = 0;
+    while (i < n && p[i] >= '0' && p[i] <= '9') {
+        if (v < 1e9) v = v * 10 + (p[i] - '0');
+        i++;
+        digits++;
+    }
+    if (i < n && p[i] == '.') {
+        i++;
+        double scale = 0.1;
+        while (i < n && p[i] >= '0' && p[i] <= '9') {
+            v += (p[i] - '0') * scale;
+            scale /= 10;
+            i++;
+            digits++;
+        }
+    }
+    if (digits == 0 || i != n) return -1;
+    return v;
+}
+
+static size_t rc_header(char *line, size_t size, size_t nitems, void *userp) {
+    rc_sink *s = userp;
+    size_t n = size * nitems;
+    if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+        s->retry_after = -1; /* a new response starts (after a 1xx): only the final one counts */
+    } else if (rc_header_is(line, n, "retry-after")) {
+        size_t k = strlen("retry-after") + 1;
+        s->retry_after = rc_parse_delta_seconds(line + k, n - k);
+    }
+    return n;
+}
+
+static void rc_wipe_free_slist(struct curl_slist *list) {
+    /* Header lines may carry a bearer token: clear curl's copies before freeing them. */
+    for (struct curl_slist *p = list; p; p = p->next) {
+        if (p->data) {
+            volatile char *d = p->data;
+            while (*d) *d++ = 0;
+        }
+    }
+    curl_slist_free_all(list);
+}
+
+int rc_post(rc_client *client, const char *url, const char *const *headers, size_t nheaders, const void *body,
+            size_t len, long connect_timeout_ms, long total_timeout_ms, rc_response *out) {
+    if (!out) return -1;
+    memset(out, 0, sizeof *out);
+    out->retry_after = -1;
+    if (!client || !client->easy || !url || (len > 0 && !body)) {
+        out->curl_code = -1;
+        out->error_name = rc_error_name(-1);
+        return -1;
+    }
+    CURL *h = client->easy;
+    /* Back to defaults; the connection cache, DNS cache and TLS session cache survive a reset. */
+    curl_easy_reset(h);
+
+    rc_sink sink = {.retry_after = -1};
+    struct curl_slist *list = NULL;
+    int setup_ok = 1;
+    for (size_t i = 0; i < nheaders && setup_ok; i++) {
+        if (!headers[i]) continue;
+        struct curl_slist *nl = curl_slist_append(list, headers[i]);
+        if (!nl) setup_ok = 0;
+        else list = nl;
+    }
+    if (setup_ok) {
+        /* No `Expect: 100-continue` round trip for larger bodies. */
+        struct curl_slist *nl = curl_slist_append(list, "Expect:");
+        if (!nl) setup_ok = 0;
+        else list = nl;
+    }
+
+    CURLcode rc = CURLE_OK;
+#define RC_SET(opt, val)                                                                                              \
+    do {                                                                                                              \
+        if (rc == CURLE_OK) rc = curl_easy_setopt(h, opt, val);                                                       \
+    } while (0)
+    if (setup_ok) {
+        RC_SET(CURLOPT_URL, url);
+        RC_SET(CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
+        RC_SET(CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+        RC_SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+        RC_SET(CURLOPT_FOLLOWLOCATION, 0L);
+        RC_SET(CURLOPT_TCP_KEEPALIVE, 1L);
+        RC_SET(CURLOPT_TCP_KEEPIDLE, 30L);
+        RC_SET(CURLOPT_TCP_KEEPINTVL, 15L);
+        RC_SET(CURLOPT_TCP_NODELAY, 1L);
+        RC_SET(CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms > 0 ? connect_timeout_ms : 1L);
+        RC_SET(CURLOPT_TIMEOUT_MS, total_timeout_ms > 0 ? total_timeout_ms : 1L);
+        RC_SET(CURLOPT_POST, 1L);
+        RC_SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        RC_SET(CURLOPT_POSTFIELDS, len > 0 ? (const char *)body : "");
+        RC_SET(CURLOPT_HTTPHEADER, list);
+        RC_SET(CURLOPT_WRITEFUNCTION, rc_write);
+        RC_SET(CURLOPT_WRITEDATA, (void *)&sink);
+        RC_SET(CURLOPT_HEADERFUNCTION, rc_header);
+        RC_SET(CURLOPT_HEADERDATA, (void *)&sink);
+        if (rc != CURLE_OK) setup_ok = 0;
+    }
+#undef RC_SET
+
+    if (!setup_ok) {
+        curl_easy_reset(h); /* drop pointers to the header list and the sink before they go away */
+        rc_wipe_free_slist(list);
+        free(sink.buf);
+        out->curl_code = rc == CURLE_OUT_OF_MEMORY || rc == CURLE_OK ? CURLE_OUT_OF_MEMORY : -1;
+        out->error_name = rc_error_name(out->curl_code);
+        return out->curl_code;
+    }
+
+    rc = curl_easy_perform(h);
+
+    long status = 0, connects = 0;
+    double total = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+    curl_easy_getinfo(h, CURLINFO_TOTAL_TIME, &total);
+    /* Do not leave pointers to this frame (sink) or to freed memory (list, body) in the handle. */
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, (void *)NULL);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, (void *)NULL);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)NULL);
+    rc_wipe_free_slist(list);
+
+    client->connections_opened += connects;
+    out->new_connections = connects;
+    out->total_time = total;
+    out->curl_code = (int)rc;
+    out->error_name = rc_error_name((int)rc);
+    if (rc == CURLE_OK) {
+        out->status = status;
+        out->retry_after = sink.retry_after;
+        out->body_truncated = sink.truncated;
+        if (sink.len > 0) {
+            out->body = sink.buf;
+            out->body_len = sink.len;
+            sink.buf = NULL;
+        }
+    }
+    free(sink.buf);
+    return out->curl_code;
+}
+
+void rc_response_free(rc_response *response) {
+    if (!response) return;
+    free(response->body);
+    response->body = NULL;
+    response->body_len = 0;
+}
