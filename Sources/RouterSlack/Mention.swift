@@ -91,7 +91,35 @@ public enum Mention: Equatable, Hashable, Sendable, CustomStringConvertible {
     /// The mentions' Slack syntax joined by spaces, followed by one space; empty when there are none.
     public static func prefix(_ mentions: [Mention]) -> String {
         if mentions.isEmpty { return "" }
-        return mentions.map(\.slackSyntax).joined(separator: " ") + " "
+        if mentions.count == 1 {
+            switch mentions[0] {
+            case .here: return "<!here> "
+            case .channel: return "<!channel> "
+            case .everyone: return "<!everyone> "
+            default: break
+            }
+        }
+        return UTF8Sink.build { putPrefix(mentions, into: &$0) }
+    }
+
+    /// Puts ``prefix(_:)``.
+    static func putPrefix(_ mentions: [Mention], into out: inout UTF8Sink) {
+        for m in mentions {
+            switch m {
+            case .here: out.put("<!here>")
+            case .channel: out.put("<!channel>")
+            case .everyone: out.put("<!everyone>")
+            case .user(let id):
+                out.put("<@")
+                out.put(id)
+                out.put(UTF8Bytes.gt)
+            case .group(let id):
+                out.put("<!subteam^")
+                out.put(id)
+                out.put(UTF8Bytes.gt)
+            }
+            out.put(UTF8Bytes.space)
+        }
     }
 }
 

@@ -41,14 +41,14 @@ public enum SlackLimits {
     /// The length Slack counts: Unicode scalars.
     @inline(__always)
     public static func length(_ s: String) -> Int {
-        s.unicodeScalars.count
+        UTF8Bytes.scalarCount(s)
     }
 
     /// True when `s` is at most `limit` characters; O(1) for the common case of a short native string.
     @inline(__always)
     public static func fits(_ s: String, _ limit: Int) -> Bool {
         // UTF-8 length >= scalar count, so a short byte length is a quick yes.
-        s.utf8.count <= limit || s.unicodeScalars.count <= limit
+        s.utf8.count <= limit || UTF8Bytes.scalarCount(s) <= limit
     }
 
     /// `s` cut to at most `limit` characters (scalars) including ``truncationMarker``; unchanged when it fits.
@@ -62,28 +62,84 @@ public enum SlackLimits {
         }
         var cut = prefixEnd(s, scalars: limit - markerLength)
         cut = safeCut(s, cut)
-        var head = s[..<cut]
-        while let last = head.last, last.isWhitespace { head.removeLast() }
-        return String(head) + marker
+        let end = trailingWhitespaceStart(s, before: cut)
+        let head = s[..<end]
+        return UTF8Sink.build { out in
+            out.put(head)
+            out.put(marker)
+        }
     }
 
     /// The end of the longest prefix of whole Characters whose scalar count is at most `scalars`.
+    ///
+    /// Walks bytes: an ASCII byte other than `\r` followed by an ASCII byte (or the end) is a Character of one scalar
+    /// on its own (no grapheme rule joins two ASCII scalars other than `\r\n`, and the walk only stands on Character
+    /// boundaries); anything else is stepped over with the standard library's `index(after:)`.
     static func prefixEnd(_ s: String, scalars: Int) -> String.Index {
-        var n = 0
-        var i = s.startIndex
-        while i < s.endIndex {
-            let next = s.index(after: i)
-            let c = s.unicodeScalars[i..<next].count
-            if n + c > scalars { break }
-            n += c
-            i = next
+        let offset = UTF8Bytes.withBytes(s) { p -> Int in
+            let count = p.count
+            var i = 0
+            var n = 0
+            var index: String.Index? = nil  // a Character-aligned index at `i` while in the slow walk
+            while i < count {
+                let b = p[i]
+                if b < 0x80 && b != UTF8Bytes.cr && (i + 1 == count || p[i + 1] < 0x80) {
+                    if n >= scalars { return i }
+                    n += 1
+                    i += 1
+                    index = nil
+                    continue
+                }
+                let here = index ?? s.utf8.index(s.utf8.startIndex, offsetBy: i)
+                let next = s.index(after: here)
+                let nextOffset = s.utf8.distance(from: s.utf8.startIndex, to: next)
+                let c = UTF8Bytes.scalarCount(UnsafeBufferPointer(rebasing: p[i..<nextOffset]))
+                if n + c > scalars { return i }
+                n += c
+                i = nextOffset
+                index = next
+            }
+            return count
         }
-        return i
+        return s.utf8.index(s.utf8.startIndex, offsetBy: offset)
     }
 
     /// Moves `cut` back so that it does not fall inside a `<...>` span (a mention or link that continues past the
     /// cut) or an `&...;` entity.
+    ///
+    /// The searches run on bytes. A `<` `>` `&` `;` or newline byte with ASCII neighbours is that Character on its
+    /// own; where a byte found has a non-ASCII neighbour (a combining mark after `<` makes a different Character),
+    /// the Character-based version, ``characterSafeCut(_:_:)``, decides.
     static func safeCut(_ s: String, _ cut: String.Index) -> String.Index {
+        let c = s.utf8.distance(from: s.utf8.startIndex, to: cut)
+        let decided: Int? = UTF8Bytes.withBytes(s) { p -> Int? in
+            var cut = c
+            guard let lt = lastCharacter(UTF8Bytes.lt, in: p, 0, cut) else { return nil }
+            if lt >= 0 {
+                guard let gtInside = containsCharacter(UTF8Bytes.gt, in: p, lt, cut) else { return nil }
+                if !gtInside {
+                    guard let lfInside = containsCharacter(UTF8Bytes.lf, in: p, lt, cut) else { return nil }
+                    if !lfInside {
+                        guard let gtAfter = containsCharacter(UTF8Bytes.gt, in: p, cut, p.count) else { return nil }
+                        if gtAfter { cut = lt }
+                    }
+                }
+            }
+            guard let amp = lastCharacter(UTF8Bytes.amp, in: p, 0, cut) else { return nil }
+            if amp >= 0 {
+                guard let semi = containsCharacter(UTF8Bytes.semicolon, in: p, amp, cut) else { return nil }
+                if !semi && isEntity(at: s.utf8.index(s.utf8.startIndex, offsetBy: amp), in: s) {
+                    cut = amp
+                }
+            }
+            return cut
+        }
+        guard let decided else { return characterSafeCut(s, cut) }
+        return s.utf8.index(s.utf8.startIndex, offsetBy: decided)
+    }
+
+    /// ``safeCut(_:_:)`` on Characters.
+    static func characterSafeCut(_ s: String, _ cut: String.Index) -> String.Index {
         var cut = cut
         let head = s[..<cut]
         if let lt = head.lastIndex(of: "<") {
@@ -99,6 +155,63 @@ public enum SlackLimits {
             }
         }
         return cut
+    }
+
+    /// Whether the ASCII byte at `k` of `p[start..<end]` is certainly a Character of its own within that range: its
+    /// neighbours are ASCII (or the range ends) and it is not the `\n` of `\r\n`. False means "not certain".
+    @inline(__always)
+    static func isWholeCharacter(_ p: UnsafeBufferPointer<UInt8>, _ k: Int, _ start: Int, _ end: Int) -> Bool {
+        (k == start || (p[k - 1] < 0x80 && p[k - 1] != UTF8Bytes.cr)) && (k + 1 == end || p[k + 1] < 0x80)
+    }
+
+    /// Whether `p[start..<end]` contains the ASCII Character `byte`; nil when only the Character view can tell.
+    static func containsCharacter(_ byte: UInt8, in p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Bool? {
+        var uncertain = false
+        var k = start
+        while k < end {
+            if p[k] == byte {
+                if isWholeCharacter(p, k, start, end) { return true }
+                uncertain = true
+            }
+            k += 1
+        }
+        return uncertain ? nil : false
+    }
+
+    /// The offset of the last ASCII Character `byte` in `p[start..<end]`, -1 when there is none; nil when only the
+    /// Character view can tell.
+    static func lastCharacter(_ byte: UInt8, in p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Int? {
+        var k = end - 1
+        while k >= start {
+            if p[k] == byte { return isWholeCharacter(p, k, start, end) ? k : nil }
+            k -= 1
+        }
+        return -1
+    }
+
+    /// The start of the whitespace Characters that end `s[..<end]` (`end` itself when there are none).
+    static func trailingWhitespaceStart(_ s: String, before end: String.Index) -> String.Index {
+        let e = s.utf8.distance(from: s.utf8.startIndex, to: end)
+        let offset = UTF8Bytes.withBytes(s) { p -> Int in
+            var e = e
+            while e > 0 {
+                let b = p[e - 1]
+                if b < 0x80 {
+                    // An ASCII byte that is not whitespace ends a Character that is not whitespace.
+                    if !UTF8Bytes.isASCIIWhitespace(b) { return e }
+                    // Whitespace after an ASCII byte is a whitespace Character of its own (or the `\n` of `\r\n`).
+                    if e == 1 || p[e - 2] < 0x80 {
+                        e -= 1
+                        continue
+                    }
+                }
+                let head = s[..<s.utf8.index(s.utf8.startIndex, offsetBy: e)]
+                guard let last = head.last, last.isWhitespace else { return e }
+                e = s.utf8.distance(from: s.utf8.startIndex, to: head.index(before: head.endIndex))
+            }
+            return e
+        }
+        return s.utf8.index(s.utf8.startIndex, offsetBy: offset)
     }
 
     /// `&name;` or `&#123;` (up to 10 characters of name) starting at `i`.
@@ -126,7 +239,7 @@ public enum SlackLimits {
         if !fits(m.text, messageText) {
             m.text = truncate(m.text, to: messageText)
         }
-        if m.text.allSatisfy(\.isWhitespace) {
+        if UTF8Bytes.isAllWhitespace(m.text) {
             m.text = fallbackText(blocks: m.blocks, attachments: m.attachments) ?? defaultText
         }
 
@@ -307,9 +420,10 @@ public enum SlackLimits {
         switch v {
         case .object(let o):
             var n = 0
-            for key in o.keys {
-                guard let child = o[key] else { continue }
-                if key == "text", case .string(let s) = child {
+            for member in o {
+                // As `o[key]` sees it: the first member with that key (duplicates count it again).
+                guard let child = o[member.key] else { continue }
+                if member.key == "text", case .string(let s) = child {
                     n += length(s)
                 } else {
                     n += blockTextLength(child)
@@ -317,7 +431,9 @@ public enum SlackLimits {
             }
             return n
         case .array(let a):
-            return a.reduce(0) { $0 + blockTextLength($1) }
+            var n = 0
+            for child in a { n += blockTextLength(child) }
+            return n
         default:
             return 0
         }
@@ -328,9 +444,9 @@ public enum SlackLimits {
         switch v {
         case .object(let o):
             var n = 0
-            for key in o.keys {
-                guard let child = o[key] else { continue }
-                if key == "text", case .string(let s) = child {
+            for member in o {
+                guard let child = o[member.key] else { continue }
+                if member.key == "text", case .string(let s) = child {
                     n += s.utf8.count
                 } else {
                     n += blockTextUpperBound(child)
@@ -338,7 +454,9 @@ public enum SlackLimits {
             }
             return n
         case .array(let a):
-            return a.reduce(0) { $0 + blockTextUpperBound($1) }
+            var n = 0
+            for child in a { n += blockTextUpperBound(child) }
+            return n
         default:
             return 0
         }
@@ -488,7 +606,7 @@ public enum SlackLimits {
         func first(_ bs: [JSONValue]) -> String? {
             for b in bs {
                 guard b["type"]?.stringValue == "section" || b["type"]?.stringValue == "header" else { continue }
-                if let s = b["text"]?["text"]?.stringValue, !s.allSatisfy(\.isWhitespace) { return s }
+                if let s = b["text"]?["text"]?.stringValue, !UTF8Bytes.isAllWhitespace(s) { return s }
             }
             return nil
         }
@@ -496,7 +614,7 @@ public enum SlackLimits {
         for a in attachments ?? [] {
             if let bs = a["blocks"]?.arrayValue, let s = first(bs) { return truncate(s, to: 3000) }
             for key in ["fallback", "text", "pretext", "title"] {
-                if let s = a[key]?.stringValue, !s.allSatisfy(\.isWhitespace) { return truncate(s, to: 3000) }
+                if let s = a[key]?.stringValue, !UTF8Bytes.isAllWhitespace(s) { return truncate(s, to: 3000) }
             }
         }
         return nil

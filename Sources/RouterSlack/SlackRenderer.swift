@@ -65,54 +65,138 @@ public enum SlackRenderer {
         let type = f.type.isEmpty ? "(unknown type)" : SlackText.findingInline(f.type)
         let title = titleText(f)
         let mentionPrefix = Mention.prefix(mentions)
+        let account = SlackText.findingInline(f.account)
+        let region = SlackText.findingInline(f.region)
 
-        var text = mentionPrefix + style.emoji + " " + markers + style.wording + ": " + title
-        text += " (account " + orDash(SlackText.findingInline(f.account)) + ", "
-            + orDash(SlackText.findingInline(f.region)) + ")"
+        // Each text is built once, in place. Whether the message is within Slack's limits is then known from byte
+        // lengths (bytes >= scalars): only a message that might not be goes through SlackLimits.enforce, which
+        // leaves a message within the limits as it is.
+        var withinLimits = true
+        var blockText = 0  // bytes of text in all blocks, as SlackLimits.enforceBudget counts them
+        func check(_ s: String, _ limit: Int) {
+            let n = s.utf8.count
+            blockText += n
+            if n > limit || n == 0 { withinLimits = false }
+        }
+
+        let text = UTF8Sink.build { out in
+            out.put(mentionPrefix)
+            out.put(style.emoji)
+            out.put(UTF8Bytes.space)
+            out.put(markers)
+            out.put(style.wording)
+            out.put(": ")
+            out.put(title)
+            out.put(" (account ")
+            out.put(orDash(account))
+            out.put(", ")
+            out.put(orDash(region))
+            out.put(")")
+        }
+        if text.utf8.count > SlackLimits.messageText { withinLimits = false }
+
+        let header = UTF8Sink.build { out in
+            out.put(style.emoji)
+            out.put(UTF8Bytes.space)
+            out.put(markers)
+            out.put(f.severityLabel.rawValue)
+            out.put(UTF8Bytes.space)
+            out.put(type)
+        }
+        check(header, SlackLimits.headerText)
+        let headline = UTF8Sink.build { out in
+            out.put(mentionPrefix)
+            out.put("*")
+            out.put(title)
+            out.put("*")
+        }
+        check(headline, SlackLimits.sectionText)
 
         var blocks: [JSONValue] = []
+        blocks.reserveCapacity(3)
         blocks.append([
             "type": "header",
-            "text": ["type": "plain_text", "text": .string(style.emoji + " " + markers + f.severityLabel.rawValue + " " + type), "emoji": true],
+            "text": ["type": "plain_text", "text": .string(header), "emoji": true],
         ])
-        blocks.append(section(mentionPrefix + "*" + title + "*"))
+        blocks.append(section(headline))
         if let note, !note.isEmpty {
-            blocks.append(context([":warning: " + SlackText.finding(note)]))
+            let noteLine = UTF8Sink.build { out in
+                out.put(":warning: ")
+                out.putFinding(note, inline: false)
+            }
+            check(noteLine, SlackLimits.contextText)
+            blocks.append(["type": "context", "elements": [mrkdwn(noteLine)]])
         }
 
         var details: [JSONValue] = []
+        details.reserveCapacity(3)
         let description = SlackText.finding(f.description)
-        if !description.allSatisfy(\.isWhitespace) {
-            details.append(section(SlackLimits.truncate(description, to: descriptionLimit)))
+        if !UTF8Bytes.isAllWhitespace(description) {
+            let cut = SlackLimits.truncate(description, to: descriptionLimit)
+            check(cut, SlackLimits.sectionText)
+            details.append(section(cut))
         }
-        var fields: [String] = [
-            field("Account", SlackText.findingInline(f.account)),
-            field("Region", SlackText.findingInline(f.region)),
-            field("Severity", severityText(f)),
-            field("Count", String(f.count)),
-            field("Resource", SlackText.finding(f.resourceSummary ?? f.resourceType ?? "")),
-            field("First seen", SlackText.findingInline(f.firstSeen ?? "")),
-            field("Last seen", SlackText.findingInline(f.lastSeen ?? "")),
-        ]
-        if f.archived { fields.append(field("Archived", "yes (archived in GuardDuty)")) }
-        if f.sample { fields.append(field("Sample", "yes (generated sample finding)")) }
+        var fields: [JSONValue] = []
+        fields.reserveCapacity(9)
+        func addField(_ label: String, _ value: String) {
+            let s = field(label, value)
+            check(s, SlackLimits.fieldText)
+            fields.append(mrkdwn(s))
+        }
+        // A field whose value is never empty, put directly.
+        func addField(_ label: String, _ putValue: (inout UTF8Sink) -> Void) {
+            let s = UTF8Sink.build { out in
+                out.put(UInt8(ascii: "*"))
+                out.put(label)
+                out.put("*\n")
+                putValue(&out)
+            }
+            check(s, SlackLimits.fieldText)
+            fields.append(mrkdwn(s))
+        }
+        addField("Account", account)
+        addField("Region", region)
+        addField("Severity") { putSeverityText(f, into: &$0) }
+        addField("Count") { $0.put(int: f.count) }
+        addField("Resource", SlackText.finding(f.resourceSummary ?? f.resourceType ?? ""))
+        addField("First seen", SlackText.findingInline(f.firstSeen ?? ""))
+        addField("Last seen", SlackText.findingInline(f.lastSeen ?? ""))
+        if f.archived { addField("Archived", "yes (archived in GuardDuty)") }
+        if f.sample { addField("Sample", "yes (generated sample finding)") }
         details.append([
             "type": "section",
-            "fields": .array(fields.map { mrkdwn($0) }),
+            "fields": .array(fields),
         ])
-        var contextText = "Finding `" + orDash(SlackText.findingInline(f.id)) + "`"
-        if let updated = f.updatedAt, !updated.isEmpty {
-            contextText += " · updated " + SlackText.findingInline(updated)
+        let linkable = UTF8Bytes.hasHTTPPrefix(f.consoleURL)
+        let contextText = UTF8Sink.build { out in
+            out.put("Finding `")
+            if f.id.isEmpty { out.put("—") } else { out.putFinding(f.id, inline: true) }
+            out.put("`")
+            if let updated = f.updatedAt, !updated.isEmpty {
+                out.put(" · updated ")
+                out.putFinding(updated, inline: true)
+            }
+            out.put(" · ")
+            // SlackText.link(f.consoleURL, label: "Open in GuardDuty console")
+            if linkable {
+                out.put(UTF8Bytes.lt)
+                out.putLinkURL(f.consoleURL)
+                out.put("|Open in GuardDuty console>")
+            } else {
+                out.put("Open in GuardDuty console")
+            }
         }
-        contextText += " · " + SlackText.link(f.consoleURL, label: "Open in GuardDuty console")
-        details.append(context([contextText]))
+        check(contextText, SlackLimits.contextText)
+        details.append(["type": "context", "elements": [mrkdwn(contextText)]])
 
         var m = SlackMessage(
             text: text,
             blocks: blocks,
             attachments: [["color": .string(style.color), "blocks": .array(details)]]
         )
-        SlackLimits.enforce(&m)
+        if !withinLimits || blockText > SlackLimits.blockTextBudget {
+            SlackLimits.enforce(&m)
+        }
         return m
     }
 
@@ -125,20 +209,47 @@ public enum SlackRenderer {
     /// `<!here> :red_circle: *HIGH* CryptoCurrency:EC2/BitcoinTool.B!DNS in 111122223333/us-east-1 (i-0abc) x5 <url|view>`.
     public static func compact(_ f: Finding, mentions: [Mention], note: String? = nil) -> SlackMessage {
         let style = SeverityStyle(f.severityLabel)
-        var line = Mention.prefix(mentions) + style.emoji + " " + markerPrefix(f) + "*" + f.severityLabel.rawValue + "* "
-        line += f.type.isEmpty ? "(unknown type)" : SlackText.findingInline(f.type)
-        line += " in " + orDash(SlackText.findingInline(f.account)) + "/" + orDash(SlackText.findingInline(f.region))
-        if let resource = f.resourceSummary ?? f.resourceType, !resource.isEmpty {
-            line += " (" + SlackText.findingInline(resource) + ")"
-        }
-        if f.count > 1 { line += " x" + String(f.count) }
-        let link = SlackText.link(f.consoleURL, label: "view")
-        if link != "view" { line += " " + link }
-        if let note, !note.isEmpty {
-            line += " — :warning: " + SlackText.findingInline(note)
+        let markers = markerPrefix(f)
+        let resource = f.resourceSummary ?? f.resourceType
+        let linkable = UTF8Bytes.hasHTTPPrefix(f.consoleURL)
+        let line = UTF8Sink.build { out in
+            Mention.putPrefix(mentions, into: &out)
+            out.put(style.emoji)
+            out.put(UTF8Bytes.space)
+            out.put(markers)
+            out.put("*")
+            out.put(f.severityLabel.rawValue)
+            out.put("* ")
+            if f.type.isEmpty { out.put("(unknown type)") } else { out.putFinding(f.type, inline: true) }
+            out.put(" in ")
+            if f.account.isEmpty { out.put("—") } else { out.putFinding(f.account, inline: true) }
+            out.put("/")
+            if f.region.isEmpty { out.put("—") } else { out.putFinding(f.region, inline: true) }
+            if let resource, !resource.isEmpty {
+                out.put(" (")
+                out.putFinding(resource, inline: true)
+                out.put(")")
+            }
+            if f.count > 1 {
+                out.put(" x")
+                out.put(int: f.count)
+            }
+            // SlackText.link(f.consoleURL, label: "view"), when the URL is usable
+            if linkable {
+                out.put(" <")
+                out.putLinkURL(f.consoleURL)
+                out.put("|view>")
+            }
+            if let note, !note.isEmpty {
+                out.put(" — :warning: ")
+                out.putFinding(note, inline: true)
+            }
         }
         var m = SlackMessage(text: line)
-        SlackLimits.enforce(&m)
+        // The line is never blank (it has the emoji): only an over-long one needs SlackLimits.enforce.
+        if line.utf8.count > SlackLimits.messageText {
+            SlackLimits.enforce(&m)
+        }
         return m
     }
 
@@ -180,7 +291,7 @@ public enum SlackRenderer {
 
         if blocks?.isEmpty == true { blocks = nil }
         if attachments?.isEmpty == true { attachments = nil }
-        if text == nil || text!.allSatisfy(\.isWhitespace) {
+        if text == nil || UTF8Bytes.isAllWhitespace(text!) {
             if blocks == nil && attachments == nil {
                 throw FormatResultError(
                     text == nil
@@ -215,7 +326,7 @@ public enum SlackRenderer {
             guard blocks[i]["type"]?.stringValue == "section", var t = blocks[i]["text"],
                 t["type"]?.stringValue == "mrkdwn", case .string(let s)? = t["text"]
             else { continue }
-            t["text"] = .string(s.allSatisfy(\.isWhitespace) ? String(prefix.dropLast()) : prefix + s)
+            t["text"] = .string(UTF8Bytes.isAllWhitespace(s) ? String(prefix.dropLast()) : prefix + s)
             blocks[i]["text"] = t
             return
         }
@@ -271,34 +382,65 @@ public enum SlackRenderer {
     // MARK: Pieces
 
     static func markerPrefix(_ f: Finding) -> String {
-        (f.sample ? "[SAMPLE] " : "") + (f.archived ? "[ARCHIVED] " : "")
+        switch (f.sample, f.archived) {
+        case (false, false): ""
+        case (true, false): "[SAMPLE] "
+        case (false, true): "[ARCHIVED] "
+        case (true, true): "[SAMPLE] [ARCHIVED] "
+        }
     }
 
     static func titleText(_ f: Finding) -> String {
         let t = SlackText.findingInline(f.title)
-        if !t.allSatisfy(\.isWhitespace) { return SlackLimits.truncate(t, to: 500) }
+        if !UTF8Bytes.isAllWhitespace(t) { return SlackLimits.truncate(t, to: 500) }
         return f.type.isEmpty ? "(untitled finding)" : SlackText.findingInline(f.type)
     }
 
     /// `8.0 (HIGH)`; `? (UNKNOWN)` when there is no usable severity.
     static func severityText(_ f: Finding) -> String {
-        guard f.severityLabel != .unknown, f.severity.isFinite else { return "? (\(f.severityLabel.rawValue))" }
-        return formatSeverity(f.severity) + " (" + f.severityLabel.rawValue + ")"
+        UTF8Sink.build { putSeverityText(f, into: &$0) }
+    }
+
+    /// Puts ``severityText(_:)``.
+    static func putSeverityText(_ f: Finding, into out: inout UTF8Sink) {
+        if f.severityLabel != .unknown, f.severity.isFinite {
+            putSeverity(f.severity, into: &out)
+        } else {
+            out.put(UInt8(ascii: "?"))
+        }
+        out.put(" (")
+        out.put(f.severityLabel.rawValue)
+        out.put(UInt8(ascii: ")"))
     }
 
     /// One decimal: 8 -> "8.0", 5.25 -> "5.3".
     public static func formatSeverity(_ s: Double) -> String {
-        guard s.isFinite, abs(s) < 1e9 else { return "?" }
+        UTF8Sink.build { putSeverity(s, into: &$0) }
+    }
+
+    /// Puts ``formatSeverity(_:)``.
+    static func putSeverity(_ s: Double, into out: inout UTF8Sink) {
+        guard s.isFinite, abs(s) < 1e9 else {
+            out.put(UInt8(ascii: "?"))
+            return
+        }
         let tenths = Int((s * 10).rounded())
-        let sign = tenths < 0 ? "-" : ""
+        if tenths < 0 { out.put(UInt8(ascii: "-")) }
         let a = abs(tenths)
-        return sign + String(a / 10) + "." + String(a % 10)
+        out.put(int: a / 10)
+        out.put(UInt8(ascii: "."))
+        out.put(0x30 + UInt8(a % 10))
     }
 
     static func orDash(_ s: String) -> String { s.isEmpty ? "—" : s }
 
     static func field(_ label: String, _ value: String) -> String {
-        "*" + label + "*\n" + orDash(value)
+        UTF8Sink.build { out in
+            out.put("*")
+            out.put(label)
+            out.put("*\n")
+            out.put(orDash(value))
+        }
     }
 
     static func mrkdwn(_ s: String) -> JSONValue {

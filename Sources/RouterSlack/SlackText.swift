@@ -8,23 +8,7 @@ public enum SlackText {
     /// Escapes exactly `&` -> `&amp;`, `<` -> `&lt;`, `>` -> `&gt;`, as Slack requires for text one did not author.
     /// Nothing else is changed (no HTML escaping of quotes, no mrkdwn escaping).
     public static func escape(_ s: String) -> String {
-        var needs = false
-        for b in s.utf8 where b == UInt8(ascii: "&") || b == UInt8(ascii: "<") || b == UInt8(ascii: ">") {
-            needs = true
-            break
-        }
-        if !needs { return s }
-        var out = String()
-        out.reserveCapacity(s.utf8.count + 16)
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            default: out.unicodeScalars.append(ch)
-            }
-        }
-        return out
+        UTF8Bytes.transformed(s, escape: true, sanitize: false, inline: false)
     }
 
     /// Reverses ``escape(_:)`` (for previews): `&lt;` `&gt;` `&amp;` back to `<` `>` `&`.
@@ -60,74 +44,37 @@ public enum SlackText {
     /// Replaces control characters other than newline and tab: `\r\n` and a lone `\r` become `\n`, every other
     /// unwanted scalar (see ``isUnwanted``) becomes U+FFFD so that its presence stays visible.
     public static func sanitize(_ s: String) -> String {
-        var clean = true
-        for u in s.unicodeScalars where isUnwanted(u) {
-            clean = false
-            break
-        }
-        if clean { return s }
-        var out = String.UnicodeScalarView()
-        var previousCR = false
-        for u in s.unicodeScalars {
-            defer { previousCR = (u == "\r") }
-            if u == "\r" { out.append("\n"); continue }
-            if u == "\n" && previousCR { continue }
-            out.append(isUnwanted(u) ? "\u{FFFD}" : u)
-        }
-        return String(out)
+        UTF8Bytes.transformed(s, escape: false, sanitize: true, inline: false)
     }
 
     /// ``sanitize(_:)`` then ``escape(_:)``: the form every finding-derived string takes in mrkdwn.
     public static func finding(_ s: String) -> String {
-        escape(sanitize(s))
+        UTF8Bytes.transformed(s, escape: true, sanitize: true, inline: false)
     }
 
     /// Like ``finding(_:)`` but on one line: newlines and tabs become spaces (for compact messages and header text).
     public static func findingInline(_ s: String) -> String {
-        let t = sanitize(s)
-        guard t.unicodeScalars.contains(where: { $0 == "\n" || $0 == "\t" }) else { return escape(t) }
-        var out = String.UnicodeScalarView()
-        for u in t.unicodeScalars { out.append(u == "\n" || u == "\t" ? " " : u) }
-        return escape(String(out))
+        UTF8Bytes.transformed(s, escape: true, sanitize: true, inline: true)
     }
 
     /// A URL made safe to put inside Slack link syntax `<url|label>`: only `http(s)` URLs are accepted (nil otherwise);
     /// characters that would end or split the link (`|`, `<`, `>`, whitespace, control characters) are percent-encoded,
     /// and `&` is escaped as `&amp;` as Slack requires inside links.
     public static func linkURL(_ url: String) -> String? {
-        guard url.hasPrefix("https://") || url.hasPrefix("http://") else { return nil }
-        var out = String()
-        out.reserveCapacity(url.utf8.count + 8)
-        for u in url.unicodeScalars {
-            switch u {
-            case "&": out += "&amp;"
-            case "|": out += "%7C"
-            case "<": out += "%3C"
-            case ">": out += "%3E"
-            case " ": out += "%20"
-            case "\"": out += "%22"
-            default:
-                if u.value < 0x20 || u.value == 0x7F || isUnwanted(u) {
-                    for b in String(u).utf8 { out += "%" + hex2(b) }
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out
+        UTF8Bytes.linkURL(url)
     }
 
     /// A Slack link `<url|label>` with an already-escaped label; when the URL is unusable, just the label.
     public static func link(_ url: String, label: String) -> String {
-        guard let u = linkURL(url) else { return label }
+        guard UTF8Bytes.hasHTTPPrefix(url) else { return label }
         // The label must not contain `|` `>` either; escape() already removed `<` `>`.
-        let safeLabel = label.replacingPipes()
-        return "<\(u)|\(safeLabel)>"
-    }
-
-    static func hex2(_ b: UInt8) -> String {
-        let digits = Array("0123456789ABCDEF")
-        return String(digits[Int(b >> 4)]) + String(digits[Int(b & 0xF)])
+        return UTF8Sink.build { out in
+            out.put(UTF8Bytes.lt)
+            out.putLinkURL(url)
+            out.put(UTF8Bytes.pipe)
+            out.putReplacingPipes(label)
+            out.put(UTF8Bytes.gt)
+        }
     }
 }
 
@@ -135,8 +82,6 @@ extension String {
     /// `|` would end a link URL or start a label early inside `<...>`; outside links it is harmless.
     func replacingPipes() -> String {
         guard utf8.contains(UInt8(ascii: "|")) else { return self }
-        var out = String.UnicodeScalarView()
-        for u in unicodeScalars { out.append(u == "|" ? "\u{2223}" : u) }
-        return String(out)
+        return UTF8Sink.build { $0.putReplacingPipes(self) }
     }
 }
