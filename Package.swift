@@ -30,6 +30,13 @@ let package = Package(
         ),
         // C: the Slack HTTP client over one libcurl easy handle (curl_easy_setopt is variadic: no Swift import).
         .target(name: "CCurlShim", dependencies: ["CCurl"], path: "Sources/CCurlShim"),
+        // SQLite: the durable delivery queue (RouterDelivery).
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Sources/CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
         // C: a JSON tape parser shared by Swift (finding view) and the Lua bridge (lazy `f.detail`).
         .target(name: "CRouterJSON", path: "Sources/CRouterJSON"),
         // C: the Lua sandbox. Everything Lua can longjmp through lives here.
@@ -45,7 +52,7 @@ let package = Package(
         ),
         .target(
             name: "RouterDelivery",
-            dependencies: ["RouterJSON", "CCurlShim"],
+            dependencies: ["RouterJSON", "CCurlShim", "CSQLite"],
             path: "Sources/RouterDelivery",
             exclude: ["QUEUE-CONTRACT.md"]
         ),

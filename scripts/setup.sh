@@ -3,7 +3,7 @@
 # pkg-config, and Python's venv (for the test suite's independent Slack validator). Safe to run again.
 set -euo pipefail
 
-pkgs=(liblua5.4-dev libcurl4-openssl-dev pkg-config)
+pkgs=(liblua5.4-dev libcurl4-openssl-dev libsqlite3-dev pkg-config)
 if ! command -v python3 >/dev/null 2>&1; then
   pkgs+=(python3 python3-venv)
 elif ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
