@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "RouterRules", dependencies: ["CRouterLua", "RouterJSON", "RouterFinding", "RouterSlack"]),
         .target(
             name: "RouterCore",
-            dependencies: ["RouterJSON", "RouterFinding", "RouterRules", "RouterSlack"]
+            dependencies: ["RouterJSON", "RouterFinding", "RouterRules", "RouterSlack", "RouterDelivery"]
         ),
         .target(
             name: "RouterDelivery",
@@ -60,6 +60,7 @@ let package = Package(
             name: "router",
             dependencies: [
                 "RouterCore",
+                "RouterDelivery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -76,13 +76,22 @@ public final class DeliveryEngine: @unchecked Sendable {
         self.log = log
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        self.owner = "pid:\(getpid()):\(ts.tv_sec).\(ts.tv_nsec)"
+        self.owner = "pid:\(getpid()):\(ts.tv_sec).\(ts.tv_nsec):\(Self.hostName)"
     }
 
-    /// Whether the process that holds a lease (`pid:<n>:<start>`) is still running on this machine.
+    static let hostName: String = {
+        var buf = [CChar](repeating: 0, count: 256)
+        gethostname(&buf, buf.count - 1)
+        return String(cString: buf)
+    }()
+
+    /// Whether the process that holds a lease (`pid:<n>:<start>:<host>`) may still be running. Only a process on this
+    /// host (same host name: same PID namespace) can be known to be gone; any other owner counts as alive, and its
+    /// leases expire after `leaseSeconds`.
     public static func ownerIsAlive(_ owner: String) -> Bool {
-        let parts = owner.split(separator: ":")
-        guard parts.count >= 2, parts[0] == "pid", let pid = Int32(parts[1]) else { return true }
+        let parts = owner.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count >= 4, parts[0] == "pid", let pid = Int32(parts[1]) else { return true }
+        guard parts[3...].joined(separator: ":") == hostName else { return true }
         if pid == getpid() { return true }
         return kill(pid, 0) == 0 || errno == EPERM
     }
@@ -129,13 +138,13 @@ public final class DeliveryEngine: @unchecked Sendable {
 
             // Nothing to start now: finished, or sleep until something can start.
             let inFlight = state.withLock { $0.inFlight.count }
-            let pending = (try? queue.counts().pending) ?? 0
+            let pending = (try? queue.pendingCount()) ?? 0
             if inFlight == 0 && pending == 0 { break }
             var next = now + 0.5
             if let due = try? queue.nextDueTime(), due > now { next = min(next, due) }
             state.withLock { s in
                 for (_, b) in s.buckets where tokens(b, now: now) < 1 {
-                    next = min(next, b.last + (1 - b.tokens) / max(policy.ratePerSecond, 1e-6))
+                    next = min(next, b.last + (1 - b.tokens) / max(effectiveRate, 1e-6))
                 }
                 for (_, until) in s.blockedUntil where until > now { next = min(next, until) }
             }
@@ -148,12 +157,16 @@ public final class DeliveryEngine: @unchecked Sendable {
             _ = wake.wait(timeout: .now() + .milliseconds(50))
         }
         var summary = state.withLock { $0.summary }
-        summary.pending = (try? queue.counts().pending) ?? 0
+        summary.pending = (try? queue.pendingCount()) ?? 0
         return summary
     }
 
+    /// Refill rate: 10% under the configured rate, so jitter between the router's sends and Slack's arrivals (a busy
+    /// network or host) never makes Slack see two messages closer than its limit allows.
+    private var effectiveRate: Double { policy.ratePerSecond * 0.9 }
+
     private func tokens(_ b: Bucket, now: Double) -> Double {
-        min(Double(policy.burst), b.tokens + max(0, now - b.last) * policy.ratePerSecond)
+        min(Double(policy.burst), b.tokens + max(0, now - b.last) * effectiveRate)
     }
 
     /// The HTTP body for `item`: its payload, with `channel` added for the Web API.
@@ -227,7 +240,7 @@ public final class DeliveryEngine: @unchecked Sendable {
                 }
                 return
             }
-            finish(item, dead: code + (status.map { " (HTTP \($0))" } ?? ""), attempts: attempts)
+            finish(item, dead: code + (status.map { $0 == 200 ? "" : " (HTTP \($0))" } ?? ""), attempts: attempts)
         }
     }
 

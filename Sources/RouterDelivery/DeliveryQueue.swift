@@ -326,12 +326,12 @@ public final class DeliveryQueue: @unchecked Sendable {
     }
 
     /// Puts dead-lettered deliveries back to pending (all when `ids` is nil), attempts reset and due at `now`; ids that
-    /// are not dead are ignored. Errors and `enqueuedAt` are kept. Returns the number replayed.
+    /// are not dead are ignored. Errors are kept; `enqueuedAt` restarts now (a replay gets a fresh `maxAge`). Returns the number replayed.
     @discardableResult
     public func replay(ids: [Int64]?, now: Double) throws(QueueError) -> Int {
         let sql = """
-            UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?1, lease_until = NULL,
-                lease_owner = NULL
+            UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?1, enqueued_at = ?1,
+                lease_until = NULL, lease_owner = NULL
             WHERE state = 'dead'
             """
         return try write("replay") { db throws(SQLiteError) in

@@ -1,5 +1,6 @@
 import ArgumentParser
 import RouterCore
+import RouterDelivery
 import RouterRules
 
 @main
@@ -7,7 +8,7 @@ struct Router: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "router",
         abstract: "Routes AWS GuardDuty findings to Slack through your Lua filter and route rules.",
-        subcommands: [Test.self, Check.self, Bench.self]
+        subcommands: [Test.self, Send.self, Check.self, Dlq.self, Bench.self, BenchQueue.self]
     )
 }
 
@@ -114,6 +115,166 @@ struct Bench: ParsableCommand {
         options.passes = max(1, passes)
         options.warmup = max(0, warmup)
         let status = RouterCore.Bench.run(options, out: .standardOutput(), err: .standardError())
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// Where the durable queue lives.
+struct DataOptions: ParsableArguments {
+    @Option(help: "Data directory of the durable delivery queue (default: $ROUTER_DATA_DIR, else $XDG_STATE_HOME/guardduty-router, else ~/.local/state/guardduty-router).")
+    var data: String?
+
+    var directory: String { data ?? defaultDataDirectory(processEnvironment()) }
+}
+
+/// Pacing, retries and timeouts of deliveries.
+struct DeliveryOptions: ParsableArguments {
+    @Option(help: "Messages per second per destination and channel.")
+    var rate: Double = DeliveryPolicy.default.ratePerSecond
+    @Option(help: "Messages a channel may send at once before pacing starts.")
+    var burst: Int = DeliveryPolicy.default.burst
+    @Option(help: "First retry backoff in seconds (exponential with full jitter).")
+    var retryBase: Double = DeliveryPolicy.default.retryBase
+    @Option(help: "Longest retry backoff in seconds.")
+    var retryCap: Double = DeliveryPolicy.default.retryCap
+    @Option(help: "Attempts before a delivery goes to the dead letter.")
+    var maxAttempts: Int = DeliveryPolicy.default.maxAttempts
+    @Option(help: "Seconds after which a failing delivery goes to the dead letter.")
+    var maxAge: Double = DeliveryPolicy.default.maxAge
+    @Option(help: "Longest Retry-After honoured, in seconds.")
+    var retryAfterCap: Double = DeliveryPolicy.default.retryAfterCap
+    @Option(help: "Concurrent requests.")
+    var workers: Int = DeliveryPolicy.default.workers
+    @Option(help: "Connect timeout in seconds.")
+    var connectTimeout: Double = 5
+    @Option(help: "Total request timeout in seconds.")
+    var timeout: Double = 15
+
+    var policy: DeliveryPolicy {
+        var p = DeliveryPolicy()
+        p.ratePerSecond = rate
+        p.burst = burst
+        p.retryBase = retryBase
+        p.retryCap = retryCap
+        p.maxAttempts = maxAttempts
+        p.maxAge = maxAge
+        p.retryAfterCap = retryAfterCap
+        p.workers = workers
+        return p
+    }
+
+    func validate() throws {
+        guard rate > 0, burst >= 1, retryBase > 0, retryCap >= retryBase, maxAttempts >= 1, maxAge > 0, retryAfterCap >= 0,
+            workers >= 1, connectTimeout > 0, timeout > 0
+        else { throw ValidationError("delivery options must be positive (and --retry-cap >= --retry-base)") }
+    }
+}
+
+struct Send: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Route findings, queue their deliveries durably and send them to Slack; wait until each is delivered or dead-lettered.",
+        discussion: """
+            Destinations come from the environment: SLACK_WEBHOOK_URL (the default incoming webhook), SLACK_BOT_TOKEN \
+            (+ SLACK_API_URL) for the Web API, SLACK_WEBHOOK_URL_<NAME> for deliveries with to = "name". \
+            Exit status: 0 when all were delivered, 3 when any went to the dead letter, 1 on rule errors, 2 when some \
+            input could not be used, 78 when the configuration is unusable, 64 for usage errors.
+            """)
+
+    @Argument(help: "The rules directory.")
+    var rules: String
+    @Argument(help: "Findings to route (files, JSON Lines, directories, or - for standard input).")
+    var inputs: [String] = []
+    @Option(help: "Channel for unrouted findings and for rule-error fallbacks (default: none / the default destination's own channel).")
+    var fallbackChannel: String?
+    @Option(help: "Stop delivering after this many seconds; what is left stays queued.")
+    var maxWait: Double?
+    @OptionGroup var data: DataOptions
+    @OptionGroup var delivery: DeliveryOptions
+    @OptionGroup var limits: LimitOptions
+
+    func validate() throws {
+        if inputs.isEmpty { throw ValidationError("give at least one INPUT (a file, a directory or -)") }
+    }
+
+    func run() throws {
+        let env = processEnvironment()
+        var options = SendOptions(rulesDirectory: rules, inputs: inputs, dataDirectory: data.directory)
+        options.fallbackChannel = fallbackChannel ?? env["ROUTER_FALLBACK_CHANNEL"].flatMap { $0.isEmpty ? nil : $0 }
+        options.limits = limits.limits
+        options.policy = delivery.policy
+        options.connectTimeout = delivery.connectTimeout
+        options.totalTimeout = delivery.timeout
+        options.maxWait = maxWait
+        let status = RouterCore.Send.run(options, environment: env, out: .standardOutput(), err: .standardError())
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct Dlq: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The dead letter: deliveries Slack refused for good or that ran out of retries.",
+        subcommands: [List.self, Replay.self, Purge.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show dead-lettered deliveries: finding, channel, destination, attempts, first and last error, when.")
+        @Flag(help: "One JSON object per line.")
+        var json = false
+        @OptionGroup var data: DataOptions
+
+        func run() throws {
+            let status = DeadLetters.list(dataDirectory: data.directory, json: json, out: .standardOutput(), err: .standardError())
+            if status != 0 { throw ExitCode(status) }
+        }
+    }
+
+    struct Replay: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Put dead-lettered deliveries back in the queue (attempts reset).")
+        @Argument(help: "Delivery ids (from `router dlq list`).")
+        var ids: [Int64] = []
+        @Flag(help: "Every dead-lettered delivery.")
+        var all = false
+        @OptionGroup var data: DataOptions
+
+        func validate() throws {
+            if all == !ids.isEmpty { throw ValidationError("give delivery ids or --all (not both)") }
+        }
+
+        func run() throws {
+            let status = DeadLetters.replay(dataDirectory: data.directory, ids: all ? nil : ids, out: .standardOutput(), err: .standardError())
+            if status != 0 { throw ExitCode(status) }
+        }
+    }
+
+    struct Purge: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete dead-lettered deliveries.")
+        @Argument(help: "Delivery ids (from `router dlq list`).")
+        var ids: [Int64] = []
+        @Flag(help: "Every dead-lettered delivery.")
+        var all = false
+        @OptionGroup var data: DataOptions
+
+        func validate() throws {
+            if all == !ids.isEmpty { throw ValidationError("give delivery ids or --all (not both)") }
+        }
+
+        func run() throws {
+            let status = DeadLetters.purge(dataDirectory: data.directory, ids: all ? nil : ids, out: .standardOutput(), err: .standardError())
+            if status != 0 { throw ExitCode(status) }
+        }
+    }
+}
+
+struct BenchQueue: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-queue", abstract: "Measure enqueue throughput into the durable queue.")
+    @Option(help: "Deliveries to enqueue.")
+    var count: Int = 20000
+    @Option(help: "Deliveries per committed transaction.")
+    var batch: Int = 100
+    @OptionGroup var data: DataOptions
+
+    func run() throws {
+        let status = QueueBench.run(dataDirectory: data.directory, count: max(1, count), batch: max(1, batch), out: .standardOutput(), err: .standardError())
         if status != 0 { throw ExitCode(status) }
     }
 }

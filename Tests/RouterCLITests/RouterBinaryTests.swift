@@ -32,11 +32,15 @@ enum Paths {
     static func fixture(_ path: String) -> String { root.appendingPathComponent("Tests/Fixtures/" + path).path }
 }
 
-func runRouter(_ args: [String], stdin: Data? = nil, cwd: URL = Paths.root) throws -> RunResult {
+func runRouter(_ args: [String], stdin: Data? = nil, cwd: URL = Paths.root, environment: [String: String] = [:]) throws -> RunResult {
     let p = Process()
     p.executableURL = Paths.routerBinary
     p.arguments = args
     p.currentDirectoryURL = cwd
+    // A clean environment: no Slack credentials leak in from the developer's shell.
+    var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SLACK_") && !$0.key.hasPrefix("ROUTER_") }
+    env.merge(environment) { $1 }
+    p.environment = env
     // Output goes to files, so a large output can never block the child.
     let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("router-run-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)

@@ -328,6 +328,7 @@ final class DeliveryQueueTests: XCTestCase {
         XCTAssertEqual(replayed.state, .pending)
         XCTAssertEqual(replayed.attempts, 0)
         XCTAssertEqual(replayed.nextAttemptAt, 10)
+        XCTAssertEqual(replayed.enqueuedAt, 10, "a replay restarts the age clock")
         XCTAssertEqual(try q.claim(now: 10, limit: 10, leaseSeconds: 60, owner: "w").map(\.id), [r[2]])
 
         XCTAssertEqual(try q.purge(ids: [r[3], r[2]]), 1)  // r[2] is pending now

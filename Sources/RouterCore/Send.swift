@@ -1,0 +1,289 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import RouterDelivery
+import RouterFinding
+import RouterJSON
+import RouterRules
+import RouterSlack
+
+/// `router send RULES_DIR INPUT...`: route like `router test`, commit every delivery to the durable queue, deliver,
+/// and wait until each one is delivered or dead-lettered.
+public struct SendOptions: Sendable {
+    public var rulesDirectory: String
+    public var inputs: [String]
+    public var dataDirectory: String
+    public var fallbackChannel: String?
+    public var limits: RuleLimits = .default
+    public var inputLimits: InputLimits = .default
+    public var policy: DeliveryPolicy = .default
+    public var connectTimeout: Double = 5
+    public var totalTimeout: Double = 15
+    /// Stop delivering after this many seconds (what is left stays queued for the next run); nil waits for all.
+    public var maxWait: Double?
+
+    public init(rulesDirectory: String, inputs: [String], dataDirectory: String) {
+        self.rulesDirectory = rulesDirectory
+        self.inputs = inputs
+        self.dataDirectory = dataDirectory
+    }
+}
+
+extension ExitStatus {
+    /// Some delivery went to the dead letter.
+    public static let deadLettered: Int32 = 3
+    /// The configuration is unusable (no destination, a rule names a destination that is not configured, the data
+    /// directory cannot be opened).
+    public static let config: Int32 = 78
+}
+
+/// The data directory: `--data`, else `$ROUTER_DATA_DIR`, else `$XDG_STATE_HOME/guardduty-router`, else
+/// `~/.local/state/guardduty-router`.
+public func defaultDataDirectory(_ env: [String: String]) -> String {
+    if let d = env["ROUTER_DATA_DIR"], !d.isEmpty { return d }
+    if let x = env["XDG_STATE_HOME"], !x.isEmpty { return x + "/guardduty-router" }
+    if let h = env["HOME"], !h.isEmpty { return h + "/.local/state/guardduty-router" }
+    return ".guardduty-router"
+}
+
+public func processEnvironment() -> [String: String] {
+    var env: [String: String] = [:]
+    var p = environ
+    while let entry = p.pointee {
+        let s = String(cString: entry)
+        if let eq = s.firstIndex(of: "=") { env[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+        p += 1
+    }
+    return env
+}
+
+/// Turns routed deliveries into queue entries.
+public enum DeliveryPlanner {
+    /// The idempotency key: finding id, `updatedAt`, destination, channel.
+    public static func key(finding: Finding, destination: String, channel: String?) -> String {
+        [finding.id, finding.updatedAt ?? "", destination, channel ?? ""].joined(separator: "|")
+    }
+
+    /// A webhook posts to the one channel it was created for, so its deliveries carry no channel: they form one lane
+    /// (paced and ordered together), which is what Slack sees.
+    public static func newDelivery(_ d: RoutedDelivery, finding: Finding, destination: Destination) -> NewDelivery {
+        let payload = d.message.payload(channel: nil).serializedBytes()
+        let textOnly = JSONValue.object(["text": .string(d.message.text)]).serializedBytes()
+        let channel: String?
+        switch destination.kind {
+        case .webhook: channel = nil
+        case .webAPI: channel = d.channel
+        }
+        return NewDelivery(
+            key: key(finding: finding, destination: destination.name, channel: d.channel), findingId: finding.id,
+            findingType: finding.type, severityLabel: finding.severityLabel.rawValue, destination: destination.name,
+            channel: channel, payload: payload, textOnlyPayload: d.message.blocks == nil && d.message.attachments == nil ? nil : textOnly)
+    }
+
+    /// Where a routed delivery goes. A delivery without a channel goes to the default webhook when there is one
+    /// (the Web API needs a channel).
+    public static func destination(for d: RoutedDelivery, in set: DestinationSet) -> Destination? {
+        if d.to == "default" && d.channel == nil { return set.defaultWebhook ?? set.webAPI }
+        return set.resolve(to: d.to)
+    }
+}
+
+public enum Send {
+    public static func run(
+        _ options: SendOptions, environment: [String: String], transport: SlackTransport? = nil, out: OutputSink,
+        err: OutputSink
+    ) -> Int32 {
+        defer {
+            out.flush()
+            err.flush()
+        }
+        let destinations = DestinationSet.fromEnvironment(environment)
+        if destinations.isEmpty {
+            err.line("router send: no Slack destination configured: set SLACK_WEBHOOK_URL (an incoming webhook) or SLACK_BOT_TOKEN")
+            return ExitStatus.config
+        }
+        let engine: RuleEngine
+        do {
+            engine = try RuleEngine(directory: options.rulesDirectory, limits: options.limits)
+        } catch {
+            for e in error.errors { err.line(e.description) }
+            return ExitStatus.ruleError
+        }
+        let missing = DestinationCheck.missing(rulesDirectory: options.rulesDirectory, destinations: destinations)
+        if !missing.isEmpty {
+            for m in missing { err.line(m) }
+            return ExitStatus.config
+        }
+        let queue: DeliveryQueue
+        do {
+            queue = try DeliveryQueue(directory: options.dataDirectory)
+        } catch {
+            err.line("router send: cannot open the delivery queue in \(options.dataDirectory): \(error)")
+            return ExitStatus.config
+        }
+        let context = EvaluationContext(now: Timestamps.now(), mode: "live", fallbackChannel: options.fallbackChannel)
+        var sawRuleError = false, sawInputError = false
+        var counts = (findings: 0, dropped: 0, unrouted: 0, queued: 0, duplicates: 0)
+
+        for input in options.inputs {
+            var batch: [NewDelivery] = []
+            InputReader.forEachItem(fromPath: input, limits: options.inputLimits) { (item: InputItem) in
+                guard let finding = item.finding else {
+                    sawInputError = true
+                    err.line("\(item.source): \(item.error!.kind.rawValue): \(item.error!.message)")
+                    return
+                }
+                counts.findings += 1
+                var evaluation = engine.evaluate(finding, context: context)
+                if evaluation.dropped != nil {
+                    counts.dropped += 1
+                    return
+                }
+                if evaluation.unrouted {
+                    counts.unrouted += 1
+                    err.line("unrouted: finding \(finding.id) \(finding.type) from \(item.source)")
+                    if let channel = options.fallbackChannel {
+                        evaluation.deliveries.append(
+                            RoutedDelivery(
+                                channel: channel, mentions: [], format: "detailed", to: "default", file: nil, fallback: true,
+                                continueRouting: false,
+                                message: SlackRenderer.detailed(finding, mentions: [], note: "Unrouted: no rule claimed this finding.")))
+                    }
+                }
+                for e in evaluation.errors {
+                    sawRuleError = true
+                    err.line("\(e) (finding \(finding.id) from \(item.source))")
+                }
+                for d in evaluation.deliveries {
+                    guard let destination = DeliveryPlanner.destination(for: d, in: destinations) else {
+                        // Checked at start-up for literal names; a computed name that is not configured still never
+                        // drops the finding: it goes to the default destination with a note.
+                        sawRuleError = true
+                        err.line("\(d.file ?? "router"): error: \(destinations.missingMessage(to: d.to)) (finding \(finding.id))")
+                        if let fallback = destinations.resolve(to: "default") {
+                            let note = "Rule error: " + destinations.missingMessage(to: d.to)
+                            let message = SlackRenderer.detailed(finding, mentions: d.mentions, note: note)
+                            let redirected = RoutedDelivery(
+                                channel: d.channel ?? options.fallbackChannel, mentions: d.mentions, format: "detailed",
+                                to: "default", file: d.file, fallback: true, continueRouting: false, message: message)
+                            batch.append(DeliveryPlanner.newDelivery(redirected, finding: finding, destination: fallback))
+                        }
+                        continue
+                    }
+                    batch.append(DeliveryPlanner.newDelivery(d, finding: finding, destination: destination))
+                }
+            }
+            // Committed before anything is sent (and, for a server or Lambda, before the input is acknowledged).
+            do {
+                for r in try queue.enqueue(batch, now: Timestamps.now()) {
+                    switch r {
+                    case .queued: counts.queued += 1
+                    case .duplicate: counts.duplicates += 1
+                    }
+                }
+            } catch {
+                err.line("router send: cannot queue deliveries: \(error)")
+                return ExitStatus.config
+            }
+        }
+
+        let secrets = destinations.secrets
+        let delivery = DeliveryEngine(
+            queue: queue, destinations: destinations,
+            transport: transport
+                ?? CurlSlackTransport(connectTimeout: options.connectTimeout, totalTimeout: options.totalTimeout),
+            policy: options.policy,
+            log: { line in
+                let bytes = Array((Secret.redact(line, secrets) + "\n").utf8)
+                bytes.withUnsafeBytes { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+            })
+        let summary = delivery.drain(until: options.maxWait.map { Timestamps.now() + $0 })
+        let dead = (try? queue.counts().dead) ?? 0
+        out.line(
+            "\(counts.findings) finding\(counts.findings == 1 ? "" : "s"): \(counts.dropped) dropped, \(counts.unrouted) unrouted; "
+                + "\(counts.queued) deliver\(counts.queued == 1 ? "y" : "ies") queued (\(counts.duplicates) already sent or queued); "
+                + "\(summary.delivered) delivered, \(summary.deadLettered) dead-lettered, \(summary.retries) retried, "
+                + "\(summary.pending) still pending; dead letter holds \(dead)")
+        if sawRuleError { return ExitStatus.ruleError }
+        if summary.deadLettered > 0 { return ExitStatus.deadLettered }
+        if sawInputError { return ExitStatus.inputError }
+        return ExitStatus.ok
+    }
+}
+
+/// Start-up validation of destinations: every literal `to = "name"` in the rule files must be configured.
+public enum DestinationCheck {
+    /// `file:line: error: ...` for each literal destination name the configuration lacks.
+    public static func missing(rulesDirectory: String, destinations: DestinationSet) -> [String] {
+        var problems: [String] = []
+        guard let dir = opendir(rulesDirectory) else { return [] }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+            if name.hasSuffix(".lua") { names.append(name) }
+        }
+        closedir(dir)
+        for name in names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+            let path = rulesDirectory.hasSuffix("/") ? rulesDirectory + name : rulesDirectory + "/" + name
+            guard let bytes = RuleEngine.readFile(path) else { continue }
+            let text = String(decoding: bytes, as: UTF8.self)
+            for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                for to in literalDestinations(in: line) where destinations.resolve(to: to) == nil {
+                    problems.append("\(path):\(n + 1): error: \(destinations.missingMessage(to: to))")
+                }
+            }
+        }
+        return problems
+    }
+
+    /// The string literals assigned to a `to` key on this line (`to = "team-a"`, `to="x"`, `to = 'x'`), ignoring comments.
+    static func literalDestinations(in line: Substring) -> [String] {
+        let code = line.range(ofLuaComment: ())
+        var found: [String] = []
+        let u = Array(code.utf8)
+        var i = 0
+        while i + 1 < u.count {
+            // a `to` identifier not preceded by an identifier character
+            if u[i] == UInt8(ascii: "t"), u[i + 1] == UInt8(ascii: "o"),
+                i == 0 || !isIdent(u[i - 1]), i + 2 >= u.count || !isIdent(u[i + 2])
+            {
+                var j = i + 2
+                while j < u.count, u[j] == 0x20 || u[j] == 0x09 { j += 1 }
+                if j < u.count, u[j] == UInt8(ascii: "="), j + 1 < u.count, u[j + 1] != UInt8(ascii: "=") {
+                    j += 1
+                    while j < u.count, u[j] == 0x20 || u[j] == 0x09 { j += 1 }
+                    if j < u.count, u[j] == UInt8(ascii: "\"") || u[j] == UInt8(ascii: "'") {
+                        let quote = u[j]
+                        var k = j + 1
+                        while k < u.count, u[k] != quote, u[k] != UInt8(ascii: "\\") { k += 1 }
+                        if k < u.count, u[k] == quote {
+                            found.append(String(decoding: u[(j + 1)..<k], as: UTF8.self))
+                        }
+                    }
+                }
+            }
+            i += 1
+        }
+        return found
+    }
+
+    private static func isIdent(_ c: UInt8) -> Bool {
+        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F
+    }
+}
+
+extension Substring {
+    /// The line without a trailing `--` comment (a `--` inside a string literal is not treated specially: good enough
+    /// for finding `to = "..."` literals).
+    func range(ofLuaComment: Void) -> Substring {
+        let u = Array(self.utf8)
+        var i = 0
+        while i + 1 < u.count {
+            if u[i] == UInt8(ascii: "-"), u[i + 1] == UInt8(ascii: "-") {
+                return Substring(String(decoding: u[..<i], as: UTF8.self))
+            }
+            i += 1
+        }
+        return self
+    }
+}
