@@ -48,7 +48,10 @@ let package = Package(
         .target(name: "RouterRules", dependencies: ["CRouterLua", "RouterJSON", "RouterFinding", "RouterSlack"]),
         .target(
             name: "RouterCore",
-            dependencies: ["RouterJSON", "RouterFinding", "RouterRules", "RouterSlack", "RouterDelivery"]
+            dependencies: [
+                "RouterJSON", "RouterFinding", "RouterRules", "RouterSlack", "RouterDelivery",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "RouterDelivery",

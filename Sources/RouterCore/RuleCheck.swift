@@ -1,8 +1,12 @@
+import RouterDelivery
 import RouterRules
 
 /// `router check RULES_DIR`: loads every rule file and reports what it found.
 public enum RuleCheck {
-    public static func run(rulesDirectory: String, limits: RuleLimits, out: OutputSink, err: OutputSink) -> Int32 {
+    /// Also checks every literal `to = "name"` against the destinations in `environment`, when any is configured.
+    public static func run(
+        rulesDirectory: String, limits: RuleLimits, environment: [String: String] = [:], out: OutputSink, err: OutputSink
+    ) -> Int32 {
         defer {
             out.flush()
             err.flush()
@@ -16,6 +20,17 @@ public enum RuleCheck {
                 let formats = engine.formats.filter { $0.value == file.path }.keys.sorted()
                 if !formats.isEmpty { parts.append("formats: " + formats.joined(separator: ", ")) }
                 out.line("\(file.path): ok: " + (parts.isEmpty ? "returns an empty table" : parts.joined(separator: ", ")))
+            }
+            let destinations = DestinationSet.fromEnvironment(environment)
+            if destinations.isEmpty {
+                out.line("note: no Slack destination configured (SLACK_WEBHOOK_URL, SLACK_BOT_TOKEN): destinations not checked")
+            } else {
+                let missing = DestinationCheck.missing(rulesDirectory: rulesDirectory, destinations: destinations)
+                if !missing.isEmpty {
+                    for m in missing { err.line(m) }
+                    err.line("\(missing.count) destination error\(missing.count == 1 ? "" : "s")")
+                    return ExitStatus.ruleError
+                }
             }
             out.line("\(engine.files.count) rule file\(engine.files.count == 1 ? "" : "s") ok")
             return ExitStatus.ok

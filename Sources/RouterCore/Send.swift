@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Logging
 import RouterDelivery
 import RouterFinding
 import RouterJSON
@@ -188,14 +189,17 @@ public enum Send {
         }
 
         let secrets = destinations.secrets
+        var logger = Logger(label: "router.delivery") { label in StreamLogHandler.standardError(label: label) }
+        logger.logLevel = .info
+        let log = logger
         let delivery = DeliveryEngine(
             queue: queue, destinations: destinations,
             transport: transport
                 ?? CurlSlackTransport(connectTimeout: options.connectTimeout, totalTimeout: options.totalTimeout),
             policy: options.policy,
             log: { line in
-                let bytes = Array((Secret.redact(line, secrets) + "\n").utf8)
-                bytes.withUnsafeBytes { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+                // Every line from the engine is redacted: no URL or token can reach the log.
+                log.warning("\(Secret.redact(line, secrets))")
             })
         let summary = delivery.drain(until: options.maxWait.map { Timestamps.now() + $0 })
         let dead = (try? queue.counts().dead) ?? 0

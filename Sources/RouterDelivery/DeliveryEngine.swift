@@ -262,7 +262,7 @@ public final class DeliveryEngine: @unchecked Sendable {
         do {
             try queue.deadLetter(id: item.id, attempts: attempts, error: reason, now: clock.now())
             state.withLock { $0.summary.deadLettered += 1 }
-            log("dead letter: delivery \(item.id) of finding \(item.delivery.findingId) to \(item.delivery.destination) \(item.delivery.channel ?? ""): \(reason)")
+            log("dead letter: delivery \(item.id) of finding \(item.delivery.findingId) to \(item.delivery.destination)\(item.delivery.channel.map { " " + $0 } ?? ""): \(reason)")
         } catch {
             log("delivery queue: \(error)")
         }

@@ -92,7 +92,7 @@ struct Check: ParsableCommand {
     @OptionGroup var limits: LimitOptions
 
     func run() throws {
-        let status = RuleCheck.run(rulesDirectory: rules, limits: limits.limits, out: .standardOutput(), err: .standardError())
+        let status = RuleCheck.run(rulesDirectory: rules, limits: limits.limits, environment: processEnvironment(), out: .standardOutput(), err: .standardError())
         if status != 0 { throw ExitCode(status) }
     }
 }

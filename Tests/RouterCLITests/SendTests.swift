@@ -216,6 +216,9 @@ final class SendTests: XCTestCase {
         let r2 = try runRouter(["send", rules.path, "examples", "--data", data.path], environment: webhookEnv())
         XCTAssertEqual(r2.status, 78)
         XCTAssertTrue(r2.stderr.contains("50.lua:1: error: destination 'team-a' is not configured: set SLACK_WEBHOOK_URL_TEAM_A"), r2.stderr)
+        let check = try runRouter(["check", rules.path], environment: webhookEnv())
+        XCTAssertEqual(check.status, 1)
+        XCTAssertTrue(check.stderr.contains("50.lua:1: error: destination 'team-a' is not configured"), check.stderr)
         let r3 = try runRouter(["send", rules.path, "examples/high-crypto-mining-ec2.json", "--data", data.path] + fastRetry,
                                environment: webhookEnv().merging(["SLACK_WEBHOOK_URL_TEAM_A": fake.base + "/services/TEAM/A/otherhook"]) { $1 })
         XCTAssertEqual(r3.status, 0, r3.stderr)
