@@ -15,4 +15,4 @@ fi
 export ROUTER_TEST_PYTHON="$PWD/.venv/bin/python"
 
 swift build --build-tests
-swift test --skip-build
+swift test --skip-build --disable-swift-testing
