@@ -73,7 +73,7 @@ public enum Bench {
             for e in evaluations {
                 for d in e.deliveries {
                     buffer.removeAll(keepingCapacity: true)
-                    d.payload.write(into: &buffer)
+                    d.message.write(channel: d.channel, into: &buffer)
                     if record { payloadBytes += buffer.count }
                 }
             }

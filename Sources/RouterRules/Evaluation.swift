@@ -35,6 +35,9 @@ public struct RoutedDelivery: Sendable, Equatable {
 
     /// The exact `chat.postMessage` body.
     public var payload: JSONValue { message.payload(channel: channel) }
+
+    /// The exact `chat.postMessage` body as compact JSON: `payload.serializedBytes()`, without building the tree.
+    public func payloadBytes() -> [UInt8] { message.payloadBytes(channel: channel) }
 }
 
 /// One filter or route call, for `--explain`.

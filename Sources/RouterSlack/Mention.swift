@@ -103,18 +103,18 @@ public enum Mention: Equatable, Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Puts ``prefix(_:)``.
-    static func putPrefix(_ mentions: [Mention], into out: inout UTF8Sink) {
+    static func putPrefix(_ mentions: [Mention], into out: inout some ByteSink) {
         for m in mentions {
             switch m {
-            case .here: out.put("<!here>")
-            case .channel: out.put("<!channel>")
-            case .everyone: out.put("<!everyone>")
+            case .here: out.putLiteral("<!here>")
+            case .channel: out.putLiteral("<!channel>")
+            case .everyone: out.putLiteral("<!everyone>")
             case .user(let id):
-                out.put("<@")
+                out.putLiteral("<@")
                 out.put(id)
                 out.put(UTF8Bytes.gt)
             case .group(let id):
-                out.put("<!subteam^")
+                out.putLiteral("<!subteam^")
                 out.put(id)
                 out.put(UTF8Bytes.gt)
             }

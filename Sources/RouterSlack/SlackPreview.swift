@@ -7,6 +7,7 @@ extension SlackMessage {
     /// wrapped at `width` characters. When there are top-level blocks, the notification text comes first.
     public func preview(width: Int = 100) -> String {
         let width = max(width, 20)
+        let (text, blocks, attachments) = decoded()  // one decoding for a pre-rendered message
         var lines: [String] = []
         if let blocks, !blocks.isEmpty {
             lines.append("notification: " + Preview.plain(text).replacingNewlines())

@@ -38,6 +38,54 @@ public struct SeverityStyle: Equatable, Sendable {
     }
 }
 
+extension SeverityStyle {
+    // The same texts as fixed text, for the renderers' writers (kept equal to the strings above by the tests).
+
+    var emojiLiteral: StaticString {
+        switch label {
+        case .critical: ":rotating_light:"
+        case .high: ":red_circle:"
+        case .medium: ":large_orange_circle:"
+        case .low: ":large_blue_circle:"
+        case .unknown: ":white_circle:"
+        }
+    }
+
+    var colorLiteral: StaticString {
+        switch label {
+        case .critical: "#7B1FA2"
+        case .high: "#D50000"
+        case .medium: "#FF8F00"
+        case .low: "#1E88E5"
+        case .unknown: "#9E9E9E"
+        }
+    }
+
+    var wordingLiteral: StaticString {
+        switch label {
+        case .critical: "CRITICAL GuardDuty finding"
+        case .high: "HIGH GuardDuty finding"
+        case .medium: "MEDIUM GuardDuty finding"
+        case .low: "LOW GuardDuty finding"
+        case .unknown: "GuardDuty finding of UNKNOWN severity"
+        }
+    }
+
+    /// The label's raw value.
+    var labelLiteral: StaticString { SeverityStyle.literal(label) }
+
+    /// `label.rawValue`.
+    static func literal(_ label: SeverityLabel) -> StaticString {
+        switch label {
+        case .critical: "CRITICAL"
+        case .high: "HIGH"
+        case .medium: "MEDIUM"
+        case .low: "LOW"
+        case .unknown: "UNKNOWN"
+        }
+    }
+}
+
 /// A `format` function's result that is not a valid message shape.
 public struct FormatResultError: Error, Equatable, Sendable, CustomStringConvertible {
     public let message: String
@@ -59,18 +107,241 @@ public enum SlackRenderer {
     /// - one attachment with the severity colour holding: a `section` with the (cut) description, a `section` with
     ///   fields (Account, Region, Severity, Count, Resource, First seen, Last seen, Archived/Sample when true) and a
     ///   `context` with the finding id and the console link.
+    ///
+    /// The message is written directly as JSON (see ``SlackMessage``) when byte lengths prove it within Slack's
+    /// limits, which is almost always; otherwise it is built as a tree and goes through ``SlackLimits/enforce(_:)``.
+    /// Both give the same payload, byte for byte.
     public static func detailed(_ f: Finding, mentions: [Mention], note: String? = nil) -> SlackMessage {
-        let style = SeverityStyle(f.severityLabel)
-        let markers = markerPrefix(f)
-        let type = f.type.isEmpty ? "(unknown type)" : SlackText.findingInline(f.type)
-        let title = titleText(f)
-        let mentionPrefix = Mention.prefix(mentions)
-        let account = SlackText.findingInline(f.account)
-        let region = SlackText.findingInline(f.region)
+        let parts = DetailedParts(f)
+        return detailedJSON(f, parts, mentions: mentions, note: note)
+            ?? detailedTree(f, parts, mentions: mentions, note: note)
+    }
 
+    /// What both ways of writing the detailed layout compute first.
+    struct DetailedParts {
+        let style: SeverityStyle
+        let markers: StaticString
+        let title: String
+        let linkable: Bool
+
+        init(_ f: borrowing Finding) {
+            style = SeverityStyle(f.severityLabel)
+            markers = SlackRenderer.markerLiteral(f)
+            title = SlackRenderer.titleText(f)
+            linkable = UTF8Bytes.hasHTTPPrefix(f.consoleURL)
+        }
+
+        /// The description section's text: the description sanitized, escaped and cut to ``descriptionLimit``; nil
+        /// when it is blank (no section).
+        static func description(_ f: borrowing Finding) -> String? {
+            let d = SlackText.finding(f.description)
+            return UTF8Bytes.isAllWhitespace(d) ? nil : SlackLimits.truncate(d, to: SlackRenderer.descriptionLimit)
+        }
+    }
+
+    // The texts of the detailed layout, put into a string (tree) or into JSON text.
+
+    /// `text`.
+    @inline(__always)
+    static func putDetailedText(_ f: Finding, _ p: DetailedParts, _ mentions: [Mention], into out: inout some ByteSink) {
+        Mention.putPrefix(mentions, into: &out)
+        out.putLiteral(p.style.emojiLiteral)
+        out.put(UTF8Bytes.space)
+        out.putLiteral(p.markers)
+        out.putLiteral(p.style.wordingLiteral)
+        out.putLiteral(": ")
+        out.put(p.title)
+        out.putLiteral(" (account ")
+        putInlineOrDash(f.account, into: &out)
+        out.putLiteral(", ")
+        putInlineOrDash(f.region, into: &out)
+        out.putLiteral(")")
+    }
+
+    /// The header's plain text.
+    @inline(__always)
+    static func putHeader(_ f: Finding, _ p: DetailedParts, into out: inout some ByteSink) {
+        out.putLiteral(p.style.emojiLiteral)
+        out.put(UTF8Bytes.space)
+        out.putLiteral(p.markers)
+        out.putLiteral(p.style.labelLiteral)
+        out.put(UTF8Bytes.space)
+        if f.type.isEmpty { out.putLiteral("(unknown type)") } else { out.putFinding(f.type, inline: true) }
+    }
+
+    /// The headline section: mentions, then the bold title.
+    @inline(__always)
+    static func putHeadline(_ p: DetailedParts, _ mentions: [Mention], into out: inout some ByteSink) {
+        Mention.putPrefix(mentions, into: &out)
+        out.put(UInt8(ascii: "*"))
+        out.put(p.title)
+        out.put(UInt8(ascii: "*"))
+    }
+
+    /// The note's context line.
+    @inline(__always)
+    static func putNoteLine(_ note: String, into out: inout some ByteSink) {
+        out.putLiteral(":warning: ")
+        out.putFinding(note, inline: false)
+    }
+
+    /// The last context line: finding id, update time, console link.
+    @inline(__always)
+    static func putContextLine(_ f: Finding, _ p: DetailedParts, into out: inout some ByteSink) {
+        out.putLiteral("Finding `")
+        if f.id.isEmpty { out.putLiteral("—") } else { out.putFinding(f.id, inline: true) }
+        out.putLiteral("`")
+        if let updated = f.updatedAt, !updated.isEmpty {
+            out.putLiteral(" · updated ")
+            out.putFinding(updated, inline: true)
+        }
+        out.putLiteral(" · ")
+        // SlackText.link(f.consoleURL, label: "Open in GuardDuty console")
+        if p.linkable {
+            out.put(UTF8Bytes.lt)
+            out.putLinkURL(f.consoleURL)
+            out.putLiteral("|Open in GuardDuty console>")
+        } else {
+            out.putLiteral("Open in GuardDuty console")
+        }
+    }
+
+    /// ``SlackText/findingInline(_:)`` of `s`, or `—` when `s` is empty (the transformation keeps a non-empty string
+    /// non-empty).
+    @inline(__always)
+    static func putInlineOrDash(_ s: String, into out: inout some ByteSink) {
+        if s.isEmpty { out.putLiteral("—") } else { out.putFinding(s, inline: true) }
+    }
+
+    /// ``SlackText/finding(_:)`` of `s`, or `—` when `s` is empty.
+    @inline(__always)
+    static func putFindingOrDash(_ s: String, into out: inout some ByteSink) {
+        if s.isEmpty { out.putLiteral("—") } else { out.putFinding(s, inline: false) }
+    }
+
+    /// The detailed layout written as JSON text (the payload without `channel`), or nil when byte lengths do not
+    /// prove every text within its limit (then ``detailedTree(_:_:mentions:note:)`` builds it and enforces them).
+    ///
+    /// Each Slack text is put raw, measured (its UTF-8 length bounds its length in scalars, as Slack counts), then
+    /// JSON-escaped in place. Keys, order and escaping are those of `payload(channel: nil).serialized()` of the tree.
+    static func detailedJSON(_ f: Finding, _ p: DetailedParts, mentions: [Mention], note: String?) -> SlackMessage? {
+        JSONBuffer.with(capacity: 4096) { out -> SlackMessage? in
+            var blockText = 0  // bytes of text in all blocks, as SlackLimits.enforceBudget counts them
+            /// Ends a block text put from `start` (`extra` bytes of it written before `start`, already escaped):
+            /// escapes it, and tells whether it is certainly within 1...limit.
+            func close(_ start: Int, _ limit: Int, extra: Int = 0) -> Bool {
+                let n = out.count - start + extra
+                blockText += n
+                out.escapeJSON(from: start)
+                return n <= limit && n != 0
+            }
+
+            out.json(#"{"text":""#)
+            var start = out.count
+            putDetailedText(f, p, mentions, into: &out)
+            if out.count - start > SlackLimits.messageText { return nil }
+            out.escapeJSON(from: start)
+            out.json(#"""#)
+            let textEnd = out.count
+
+            out.json(#","blocks":[{"type":"header","text":{"type":"plain_text","text":""#)
+            start = out.count
+            putHeader(f, p, into: &out)
+            guard close(start, SlackLimits.headerText) else { return nil }
+            out.json(#"","emoji":true}},{"type":"section","text":{"type":"mrkdwn","text":""#)
+            start = out.count
+            putHeadline(p, mentions, into: &out)
+            guard close(start, SlackLimits.sectionText) else { return nil }
+            out.json(#"","verbatim":true}}"#)
+            if let note, !note.isEmpty {
+                out.json(#",{"type":"context","elements":[{"type":"mrkdwn","text":""#)
+                start = out.count
+                putNoteLine(note, into: &out)
+                guard close(start, SlackLimits.contextText) else { return nil }
+                out.json(#"","verbatim":true}]}"#)
+            }
+
+            out.json(#"],"attachments":[{"color":""#)
+            out.json(p.style.colorLiteral)  // `#` and hex digits
+            out.json(#"","blocks":["#)
+            // The description section, unless the description is blank. Written transformed in one pass; when that
+            // is longer in bytes than the cut in characters, the cut may apply: rewritten from the cut string.
+            let section = out.count
+            out.json(#"{"type":"section","text":{"type":"mrkdwn","text":""#)
+            start = out.count
+            out.putFinding(f.description, inline: false)
+            if out.count - start > descriptionLimit {
+                out.truncate(to: start)
+                if let cut = DetailedParts.description(f) { out.put(cut) }
+            }
+            let blank =
+                UTF8Bytes.isAllWhitespaceOnBytes(UnsafeBufferPointer(rebasing: out.bytes[start...]))
+                ?? String(decoding: UnsafeBufferPointer(rebasing: out.bytes[start...]), as: UTF8.self)
+                .allSatisfy(\.isWhitespace)
+            if blank {
+                out.truncate(to: section)
+            } else {
+                guard close(start, SlackLimits.sectionText) else { return nil }
+                out.json(#"","verbatim":true}},"#)
+            }
+            // The fields (Account, Region, Severity, Count, Resource, First seen, Last seen, Archived, Sample), each
+            // `*label*` and a newline (written escaped), then the value. Straight-line code: closures here would
+            // copy the Finding.
+            out.json(#"{"type":"section","fields":[{"type":"mrkdwn","text":"*Account*\n"#)
+            start = out.count
+            putInlineOrDash(f.account, into: &out)
+            guard close(start, SlackLimits.fieldText, extra: 10) else { return nil }
+            out.json(#"","verbatim":true},{"type":"mrkdwn","text":"*Region*\n"#)
+            start = out.count
+            putInlineOrDash(f.region, into: &out)
+            guard close(start, SlackLimits.fieldText, extra: 9) else { return nil }
+            out.json(#"","verbatim":true},{"type":"mrkdwn","text":"*Severity*\n"#)
+            start = out.count
+            putSeverityText(f, into: &out)
+            guard close(start, SlackLimits.fieldText, extra: 11) else { return nil }
+            out.json(#"","verbatim":true},{"type":"mrkdwn","text":"*Count*\n"#)
+            start = out.count
+            out.put(int: f.count)
+            guard close(start, SlackLimits.fieldText, extra: 8) else { return nil }
+            out.json(#"","verbatim":true},{"type":"mrkdwn","text":"*Resource*\n"#)
+            start = out.count
+            putFindingOrDash(f.resourceSummary ?? f.resourceType ?? "", into: &out)
+            guard close(start, SlackLimits.fieldText, extra: 11) else { return nil }
+            out.json(#"","verbatim":true},{"type":"mrkdwn","text":"*First seen*\n"#)
+            start = out.count
+            putInlineOrDash(f.firstSeen ?? "", into: &out)
+            guard close(start, SlackLimits.fieldText, extra: 13) else { return nil }
+            out.json(#"","verbatim":true},{"type":"mrkdwn","text":"*Last seen*\n"#)
+            start = out.count
+            putInlineOrDash(f.lastSeen ?? "", into: &out)
+            guard close(start, SlackLimits.fieldText, extra: 12) else { return nil }
+            out.json(#"","verbatim":true}"#)
+            // Constant values, well within the limit.
+            if f.archived {
+                out.json(#",{"type":"mrkdwn","text":"*Archived*\nyes (archived in GuardDuty)","verbatim":true}"#)
+                blockText += 38
+            }
+            if f.sample {
+                out.json(#",{"type":"mrkdwn","text":"*Sample*\nyes (generated sample finding)","verbatim":true}"#)
+                blockText += 39
+            }
+            out.json(#"]},{"type":"context","elements":[{"type":"mrkdwn","text":""#)
+            start = out.count
+            putContextLine(f, p, into: &out)
+            guard close(start, SlackLimits.contextText) else { return nil }
+            out.json(#"","verbatim":true}]}]}]}"#)
+
+            if blockText > SlackLimits.blockTextBudget { return nil }
+            return SlackMessage(
+                rendered: .init(bytes: out.array(), textEnd: textEnd, hasBlocks: true, hasAttachments: true))
+        }
+    }
+
+    /// The detailed layout as a tree, through ``SlackLimits/enforce(_:)`` when byte lengths do not prove it within
+    /// the limits (which leaves a message within the limits as it is).
+    static func detailedTree(_ f: Finding, _ p: DetailedParts, mentions: [Mention], note: String?) -> SlackMessage {
         // Each text is built once, in place. Whether the message is within Slack's limits is then known from byte
-        // lengths (bytes >= scalars): only a message that might not be goes through SlackLimits.enforce, which
-        // leaves a message within the limits as it is.
+        // lengths (bytes >= scalars): only a message that might not be goes through SlackLimits.enforce.
         var withinLimits = true
         var blockText = 0  // bytes of text in all blocks, as SlackLimits.enforceBudget counts them
         func check(_ s: String, _ limit: Int) {
@@ -79,37 +350,12 @@ public enum SlackRenderer {
             if n > limit || n == 0 { withinLimits = false }
         }
 
-        let text = UTF8Sink.build { out in
-            out.put(mentionPrefix)
-            out.put(style.emoji)
-            out.put(UTF8Bytes.space)
-            out.put(markers)
-            out.put(style.wording)
-            out.put(": ")
-            out.put(title)
-            out.put(" (account ")
-            out.put(orDash(account))
-            out.put(", ")
-            out.put(orDash(region))
-            out.put(")")
-        }
+        let text = UTF8Sink.build { putDetailedText(f, p, mentions, into: &$0) }
         if text.utf8.count > SlackLimits.messageText { withinLimits = false }
 
-        let header = UTF8Sink.build { out in
-            out.put(style.emoji)
-            out.put(UTF8Bytes.space)
-            out.put(markers)
-            out.put(f.severityLabel.rawValue)
-            out.put(UTF8Bytes.space)
-            out.put(type)
-        }
+        let header = UTF8Sink.build { putHeader(f, p, into: &$0) }
         check(header, SlackLimits.headerText)
-        let headline = UTF8Sink.build { out in
-            out.put(mentionPrefix)
-            out.put("*")
-            out.put(title)
-            out.put("*")
-        }
+        let headline = UTF8Sink.build { putHeadline(p, mentions, into: &$0) }
         check(headline, SlackLimits.sectionText)
 
         var blocks: [JSONValue] = []
@@ -120,79 +366,50 @@ public enum SlackRenderer {
         ])
         blocks.append(section(headline))
         if let note, !note.isEmpty {
-            let noteLine = UTF8Sink.build { out in
-                out.put(":warning: ")
-                out.putFinding(note, inline: false)
-            }
+            let noteLine = UTF8Sink.build { putNoteLine(note, into: &$0) }
             check(noteLine, SlackLimits.contextText)
             blocks.append(["type": "context", "elements": [mrkdwn(noteLine)]])
         }
 
         var details: [JSONValue] = []
         details.reserveCapacity(3)
-        let description = SlackText.finding(f.description)
-        if !UTF8Bytes.isAllWhitespace(description) {
-            let cut = SlackLimits.truncate(description, to: descriptionLimit)
+        if let cut = DetailedParts.description(f) {
             check(cut, SlackLimits.sectionText)
             details.append(section(cut))
         }
         var fields: [JSONValue] = []
         fields.reserveCapacity(9)
-        func addField(_ label: String, _ value: String) {
-            let s = field(label, value)
-            check(s, SlackLimits.fieldText)
-            fields.append(mrkdwn(s))
-        }
-        // A field whose value is never empty, put directly.
         func addField(_ label: String, _ putValue: (inout UTF8Sink) -> Void) {
             let s = UTF8Sink.build { out in
                 out.put(UInt8(ascii: "*"))
                 out.put(label)
-                out.put("*\n")
+                out.putLiteral("*\n")
                 putValue(&out)
             }
             check(s, SlackLimits.fieldText)
             fields.append(mrkdwn(s))
         }
-        addField("Account", account)
-        addField("Region", region)
+        addField("Account") { putInlineOrDash(f.account, into: &$0) }
+        addField("Region") { putInlineOrDash(f.region, into: &$0) }
         addField("Severity") { putSeverityText(f, into: &$0) }
         addField("Count") { $0.put(int: f.count) }
-        addField("Resource", SlackText.finding(f.resourceSummary ?? f.resourceType ?? ""))
-        addField("First seen", SlackText.findingInline(f.firstSeen ?? ""))
-        addField("Last seen", SlackText.findingInline(f.lastSeen ?? ""))
-        if f.archived { addField("Archived", "yes (archived in GuardDuty)") }
-        if f.sample { addField("Sample", "yes (generated sample finding)") }
+        addField("Resource") { putFindingOrDash(f.resourceSummary ?? f.resourceType ?? "", into: &$0) }
+        addField("First seen") { putInlineOrDash(f.firstSeen ?? "", into: &$0) }
+        addField("Last seen") { putInlineOrDash(f.lastSeen ?? "", into: &$0) }
+        if f.archived { addField("Archived") { $0.putLiteral("yes (archived in GuardDuty)") } }
+        if f.sample { addField("Sample") { $0.putLiteral("yes (generated sample finding)") } }
         details.append([
             "type": "section",
             "fields": .array(fields),
         ])
-        let linkable = UTF8Bytes.hasHTTPPrefix(f.consoleURL)
-        let contextText = UTF8Sink.build { out in
-            out.put("Finding `")
-            if f.id.isEmpty { out.put("—") } else { out.putFinding(f.id, inline: true) }
-            out.put("`")
-            if let updated = f.updatedAt, !updated.isEmpty {
-                out.put(" · updated ")
-                out.putFinding(updated, inline: true)
-            }
-            out.put(" · ")
-            // SlackText.link(f.consoleURL, label: "Open in GuardDuty console")
-            if linkable {
-                out.put(UTF8Bytes.lt)
-                out.putLinkURL(f.consoleURL)
-                out.put("|Open in GuardDuty console>")
-            } else {
-                out.put("Open in GuardDuty console")
-            }
-        }
+        let contextText = UTF8Sink.build { putContextLine(f, p, into: &$0) }
         check(contextText, SlackLimits.contextText)
         details.append(["type": "context", "elements": [mrkdwn(contextText)]])
 
         var m = SlackMessage(
             text: text,
             blocks: blocks,
-            attachments: [["color": .string(style.color), "blocks": .array(details)]]
+            attachments: [["color": .string(p.style.color), "blocks": .array(details)]]
         )
         if !withinLimits || blockText > SlackLimits.blockTextBudget {
             SlackLimits.enforce(&m)
@@ -207,46 +424,66 @@ public enum SlackRenderer {
 
     /// One line of mrkdwn `text`, no blocks, e.g.
     /// `<!here> :red_circle: *HIGH* CryptoCurrency:EC2/BitcoinTool.B!DNS in 111122223333/us-east-1 (i-0abc) x5 <url|view>`.
+    /// Written directly as JSON unless the line is over the text limit (then cut by ``SlackLimits/enforce(_:)``).
     public static func compact(_ f: Finding, mentions: [Mention], note: String? = nil) -> SlackMessage {
+        compactJSON(f, mentions: mentions, note: note) ?? compactTree(f, mentions: mentions, note: note)
+    }
+
+    /// The compact line.
+    @inline(__always)
+    static func putCompactLine(_ f: Finding, _ mentions: [Mention], _ note: String?, into out: inout some ByteSink) {
         let style = SeverityStyle(f.severityLabel)
-        let markers = markerPrefix(f)
-        let resource = f.resourceSummary ?? f.resourceType
-        let linkable = UTF8Bytes.hasHTTPPrefix(f.consoleURL)
-        let line = UTF8Sink.build { out in
-            Mention.putPrefix(mentions, into: &out)
-            out.put(style.emoji)
-            out.put(UTF8Bytes.space)
-            out.put(markers)
-            out.put("*")
-            out.put(f.severityLabel.rawValue)
-            out.put("* ")
-            if f.type.isEmpty { out.put("(unknown type)") } else { out.putFinding(f.type, inline: true) }
-            out.put(" in ")
-            if f.account.isEmpty { out.put("—") } else { out.putFinding(f.account, inline: true) }
-            out.put("/")
-            if f.region.isEmpty { out.put("—") } else { out.putFinding(f.region, inline: true) }
-            if let resource, !resource.isEmpty {
-                out.put(" (")
-                out.putFinding(resource, inline: true)
-                out.put(")")
-            }
-            if f.count > 1 {
-                out.put(" x")
-                out.put(int: f.count)
-            }
-            // SlackText.link(f.consoleURL, label: "view"), when the URL is usable
-            if linkable {
-                out.put(" <")
-                out.putLinkURL(f.consoleURL)
-                out.put("|view>")
-            }
-            if let note, !note.isEmpty {
-                out.put(" — :warning: ")
-                out.putFinding(note, inline: true)
-            }
+        Mention.putPrefix(mentions, into: &out)
+        out.putLiteral(style.emojiLiteral)
+        out.put(UTF8Bytes.space)
+        out.putLiteral(markerLiteral(f))
+        out.putLiteral("*")
+        out.putLiteral(style.labelLiteral)
+        out.putLiteral("* ")
+        if f.type.isEmpty { out.putLiteral("(unknown type)") } else { out.putFinding(f.type, inline: true) }
+        out.putLiteral(" in ")
+        putInlineOrDash(f.account, into: &out)
+        out.putLiteral("/")
+        putInlineOrDash(f.region, into: &out)
+        if let resource = f.resourceSummary ?? f.resourceType, !resource.isEmpty {
+            out.putLiteral(" (")
+            out.putFinding(resource, inline: true)
+            out.putLiteral(")")
         }
+        if f.count > 1 {
+            out.putLiteral(" x")
+            out.put(int: f.count)
+        }
+        // SlackText.link(f.consoleURL, label: "view"), when the URL is usable
+        if UTF8Bytes.hasHTTPPrefix(f.consoleURL) {
+            out.putLiteral(" <")
+            out.putLinkURL(f.consoleURL)
+            out.putLiteral("|view>")
+        }
+        if let note, !note.isEmpty {
+            out.putLiteral(" — :warning: ")
+            out.putFinding(note, inline: true)
+        }
+    }
+
+    /// `{"text":"<line>"}`, or nil when the line might be over the text limit.
+    static func compactJSON(_ f: Finding, mentions: [Mention], note: String?) -> SlackMessage? {
+        JSONBuffer.with(capacity: 1024) { out -> SlackMessage? in
+            out.json(#"{"text":""#)
+            let start = out.count
+            putCompactLine(f, mentions, note, into: &out)
+            // The line is never blank (it has the emoji): only an over-long one needs SlackLimits.enforce.
+            if out.count - start > SlackLimits.messageText { return nil }
+            out.escapeJSON(from: start)
+            out.json(#""}"#)
+            return SlackMessage(
+                rendered: .init(bytes: out.array(), textEnd: out.count - 1, hasBlocks: false, hasAttachments: false))
+        }
+    }
+
+    static func compactTree(_ f: Finding, mentions: [Mention], note: String?) -> SlackMessage {
+        let line = UTF8Sink.build { putCompactLine(f, mentions, note, into: &$0) }
         var m = SlackMessage(text: line)
-        // The line is never blank (it has the emoji): only an over-long one needs SlackLimits.enforce.
         if line.utf8.count > SlackLimits.messageText {
             SlackLimits.enforce(&m)
         }
@@ -381,7 +618,7 @@ public enum SlackRenderer {
 
     // MARK: Pieces
 
-    static func markerPrefix(_ f: Finding) -> String {
+    static func markerLiteral(_ f: borrowing Finding) -> StaticString {
         switch (f.sample, f.archived) {
         case (false, false): ""
         case (true, false): "[SAMPLE] "
@@ -402,14 +639,14 @@ public enum SlackRenderer {
     }
 
     /// Puts ``severityText(_:)``.
-    static func putSeverityText(_ f: Finding, into out: inout UTF8Sink) {
+    static func putSeverityText(_ f: Finding, into out: inout some ByteSink) {
         if f.severityLabel != .unknown, f.severity.isFinite {
             putSeverity(f.severity, into: &out)
         } else {
             out.put(UInt8(ascii: "?"))
         }
-        out.put(" (")
-        out.put(f.severityLabel.rawValue)
+        out.putLiteral(" (")
+        out.putLiteral(SeverityStyle.literal(f.severityLabel))
         out.put(UInt8(ascii: ")"))
     }
 
@@ -419,7 +656,7 @@ public enum SlackRenderer {
     }
 
     /// Puts ``formatSeverity(_:)``.
-    static func putSeverity(_ s: Double, into out: inout UTF8Sink) {
+    static func putSeverity(_ s: Double, into out: inout some ByteSink) {
         guard s.isFinite, abs(s) < 1e9 else {
             out.put(UInt8(ascii: "?"))
             return
@@ -430,17 +667,6 @@ public enum SlackRenderer {
         out.put(int: a / 10)
         out.put(UInt8(ascii: "."))
         out.put(0x30 + UInt8(a % 10))
-    }
-
-    static func orDash(_ s: String) -> String { s.isEmpty ? "—" : s }
-
-    static func field(_ label: String, _ value: String) -> String {
-        UTF8Sink.build { out in
-            out.put("*")
-            out.put(label)
-            out.put("*\n")
-            out.put(orDash(value))
-        }
     }
 
     static func mrkdwn(_ s: String) -> JSONValue {

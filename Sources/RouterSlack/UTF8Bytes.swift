@@ -141,7 +141,7 @@ enum UTF8Bytes {
     @inline(__always)
     static func putTransformed(
         _ p: UnsafeBufferPointer<UInt8>, from start: Int, escape: Bool, sanitize: Bool, inline: Bool,
-        into out: inout UTF8Sink
+        into out: inout some ByteSink
     ) {
         var i = start
         let n = p.count
@@ -272,7 +272,7 @@ enum UTF8Bytes {
     /// Puts the link-safe form of `p[start...]`: `&` as `&amp;`; `|` `<` `>` space `"`, control characters, DEL
     /// and the other unwanted scalars percent-encoded (each UTF-8 byte, upper-case hex).
     @inline(__always)
-    static func putLinkURLBytes(_ p: UnsafeBufferPointer<UInt8>, from start: Int, into out: inout UTF8Sink) {
+    static func putLinkURLBytes(_ p: UnsafeBufferPointer<UInt8>, from start: Int, into out: inout some ByteSink) {
         var i = start
         let n = p.count
         while true {
@@ -305,19 +305,21 @@ enum UTF8Bytes {
     /// a Character that is not whitespace (or sits in one that starts with a non-whitespace Prepend scalar), and a
     /// string of ASCII whitespace bytes is all whitespace. Strings with other non-ASCII bytes ask the standard library.
     static func isAllWhitespace(_ s: String) -> Bool {
-        let decided: Bool? = withBytes(s) { p -> Bool? in
-            var nonASCII = false
-            for b in p {
-                if b < 0x80 {
-                    if !isASCIIWhitespace(b) { return false }
-                } else {
-                    nonASCII = true
-                }
-            }
-            return nonASCII ? nil : true
-        }
-        if let decided { return decided }
+        if let decided = withBytes(s, isAllWhitespaceOnBytes) { return decided }
         return s.allSatisfy(\.isWhitespace)
+    }
+
+    /// The byte-level part of ``isAllWhitespace(_:)`` on valid UTF-8: nil when only the standard library can tell.
+    static func isAllWhitespaceOnBytes(_ p: UnsafeBufferPointer<UInt8>) -> Bool? {
+        var nonASCII = false
+        for b in p {
+            if b < 0x80 {
+                if !isASCIIWhitespace(b) { return false }
+            } else {
+                nonASCII = true
+            }
+        }
+        return nonASCII ? nil : true
     }
 }
 
@@ -326,7 +328,7 @@ enum UTF8Bytes {
 ///
 /// ``build(_:)`` runs its body twice, once counting and once writing; the body must put the same bytes both times
 /// (it does when it only depends on its inputs). Writes are bounds-checked.
-struct UTF8Sink {
+struct UTF8Sink: ByteSink {
     private let base: UnsafeMutablePointer<UInt8>?
     private let capacity: Int
     private(set) var count = 0
@@ -384,6 +386,15 @@ struct UTF8Sink {
         UTF8Bytes.withBytes(s) { put($0) }
     }
 
+    @inline(__always)
+    mutating func putLiteral(_ s: StaticString) {
+        if base == nil {
+            count += s.utf8CodeUnitCount
+            return
+        }
+        s.withUTF8Buffer { put($0) }
+    }
+
     mutating func put(_ s: Substring) {
         if base == nil {
             count += s.utf8.count
@@ -392,7 +403,19 @@ struct UTF8Sink {
         if let done: Void = s.utf8.withContiguousStorageIfAvailable({ put($0) }) { return done }
         for b in s.utf8 { put(b) }
     }
+}
 
+/// Where the byte-level transformations put their output: ``UTF8Sink`` (strings built in place) or ``JSONBuffer``
+/// (JSON text written directly).
+protocol ByteSink {
+    mutating func put(_ b: UInt8)
+    mutating func put(_ p: UnsafeBufferPointer<UInt8>)
+    mutating func put(_ s: String)
+    /// Fixed text (cheaper than a `String`, which, when small, is copied to be read as bytes).
+    mutating func putLiteral(_ s: StaticString)
+}
+
+extension ByteSink {
     /// Decimal digits of `n`, as `String(n)` writes them.
     mutating func put(int n: Int) {
         if n < 0 { put(UInt8(ascii: "-")) }
