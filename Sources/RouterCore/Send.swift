@@ -68,8 +68,7 @@ public enum DeliveryPlanner {
     /// A webhook posts to the one channel it was created for, so its deliveries carry no channel: they form one lane
     /// (paced and ordered together), which is what Slack sees.
     public static func newDelivery(_ d: RoutedDelivery, finding: Finding, destination: Destination) -> NewDelivery {
-        let payload = d.message.payload(channel: nil).serializedBytes()
-        let textOnly = JSONValue.object(["text": .string(d.message.text)]).serializedBytes()
+        let payload = d.message.payloadBytes(channel: nil)
         let channel: String?
         switch destination.kind {
         case .webhook: channel = nil
@@ -78,7 +77,7 @@ public enum DeliveryPlanner {
         return NewDelivery(
             key: key(finding: finding, destination: destination.name, channel: d.channel), findingId: finding.id,
             findingType: finding.type, severityLabel: finding.severityLabel.rawValue, destination: destination.name,
-            channel: channel, payload: payload, textOnlyPayload: d.message.blocks == nil && d.message.attachments == nil ? nil : textOnly)
+            channel: channel, payload: payload, textOnlyPayload: d.message.isTextOnly ? nil : d.message.textOnlyPayloadBytes())
     }
 
     /// Where a routed delivery goes. A delivery without a channel goes to the default webhook when there is one
