@@ -382,7 +382,19 @@ public final class RuleEngine {
     // MARK: - Pushing the finding
 
     private func beginEvent(_ f: Finding, context: EvaluationContext) -> Int32 {
-        // String fields are appended to one reused byte arena; `spans` remembers where each one is.
+        // String fields are appended to one reused byte arena; `spans` remembers where each one is. The buffers are
+        // moved out of `self` for the duration (one exclusivity check each instead of one per field).
+        var arena = self.arena
+        var spans = self.spans
+        var cvalues = self.cvalues
+        self.arena = []
+        self.spans = []
+        self.cvalues = []
+        defer {
+            self.arena = arena
+            self.spans = spans
+            self.cvalues = cvalues
+        }
         arena.removeAll(keepingCapacity: true)
         for i in 0..<spans.count { spans[i] = (0, -1) }
         for i in 0..<cvalues.count { cvalues[i].kind = Int32(RL_V_NIL.rawValue) }
@@ -455,7 +467,7 @@ public final class RuleEngine {
     // MARK: - Validation helpers
 
     static func isValidChannel(_ s: String) -> Bool {
-        let u = Array(s.utf8)
+        let u = s.utf8
         if u.first == UInt8(ascii: "#") {
             guard u.count >= 2, u.count <= 81 else { return false }
             return u.dropFirst().allSatisfy { c in
@@ -469,7 +481,7 @@ public final class RuleEngine {
     }
 
     static func isValidDestination(_ s: String) -> Bool {
-        let u = Array(s.utf8)
+        let u = s.utf8
         guard !u.isEmpty, u.count <= 64 else { return false }
         return u.allSatisfy { c in
             (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39) || c == 0x2D || c == 0x5F
