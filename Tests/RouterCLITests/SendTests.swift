@@ -225,6 +225,22 @@ final class SendTests: XCTestCase {
         XCTAssertEqual(try fake.requests().first?["path"]?.stringValue, "/services/TEAM/A/otherhook")
     }
 
+    func testUnroutedFindingsAreLoggedCountedAndSentToTheFallbackChannel() throws {
+        let rules = try writeRules(["50.lua": "return { route = function(f) return nil end }"])
+        let quiet = try send(["examples/high-crypto-mining-ec2.json"], rules: rules.path, env: apiEnv())
+        XCTAssertEqual(quiet.status, 0, quiet.stderr)
+        XCTAssertTrue(quiet.stderr.contains("unrouted: finding 749163aa3b70f7a71165e0c587cd8c94 CryptoCurrency:EC2/BitcoinTool.B!DNS"), quiet.stderr)
+        XCTAssertTrue(quiet.stdout.contains("1 unrouted"), quiet.stdout)
+        XCTAssertEqual(try fake.requests().count, 0, "no fallback channel configured: nothing posted")
+
+        let r = try send(["examples/high-crypto-mining-ec2.json"], rules: rules.path, env: apiEnv(), extra: ["--fallback-channel", "#sec-unrouted"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let posted = try fake.requests()
+        XCTAssertEqual(posted.count, 1)
+        XCTAssertEqual(posted.first?["body"]?["channel"]?.stringValue, "#sec-unrouted")
+        XCTAssertTrue(posted.first?["body"]?.serialized().contains("Unrouted") ?? false)
+    }
+
     func testKillMinusNineLosesNothing() throws {
         // Slow Slack: every post takes 0.3 s, so the kill lands mid-delivery.
         try fake.script([["delay": 0.3, "ok": true]], repeat: true)
