@@ -1103,7 +1103,7 @@ static int p_filter(lua_State *L) {
         a->status = RL_ERR_RESULT;
         return 0;
     }
-    int line = function_line(L, -1);
+    int line = e->files[a->file].filter_line; /* recorded at load: the same chunk defines the same function */
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_f);
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_ctx);
     int base = lua_gettop(L) - 3;
@@ -1289,7 +1289,7 @@ static int p_route(lua_State *L) {
         a->status = RL_ERR_RESULT;
         return 0;
     }
-    int line = function_line(L, -1);
+    int line = e->files[a->file].route_line; /* recorded at load */
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_f);
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_ctx);
     int base = lua_gettop(L) - 3;
@@ -1407,7 +1407,7 @@ static int p_format(lua_State *L) {
         return 0;
     }
     lua_remove(L, -2);
-    int line = function_line(L, -1);
+    int line = fm->line; /* recorded at load */
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_f);
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_ctx);
     /* d: a fresh table describing the delivery */
