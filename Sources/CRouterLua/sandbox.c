@@ -545,10 +545,12 @@ static void push_view(lua_State *L, int idx) {
 /* The finding view f is one persistent, empty, locked proxy. Its fields are produced on demand from the current
  * event's values (copied into the engine by rl_event_begin), so an event pays only for the fields its rules read;
  * `detail` is converted from the JSON tape on first use and cached for the event. */
+/* strlen of each field name (checked against field_names when an engine is created) */
+static const unsigned char field_len[RL_FIELD_COUNT] = {2, 4, 7, 13, 6, 8, 8, 14, 5, 11, 7, 13, 6, 9, 13, 11, 5, 10, 9, 10, 10, 8, 6, 11, 8};
+
 static int field_index(const char *k, size_t n) {
     for (int i = 0; i < RL_FIELD_COUNT; i++) {
-        const char *name = field_names[i];
-        if (name[0] == k[0] && strlen(name) == n && memcmp(name, k, n) == 0) return i;
+        if (field_len[i] == n && field_names[i][0] == k[0] && memcmp(field_names[i], k, n) == 0) return i;
     }
     return -1;
 }
@@ -657,6 +659,8 @@ static int p_open(lua_State *L) {
 }
 
 rl_engine *rl_new(const rl_limits *limits) {
+    for (int i = 0; i < RL_FIELD_COUNT; i++)
+        if (strlen(field_names[i]) != field_len[i]) return NULL; /* the two tables disagree: a build mistake */
     rl_engine *e = (rl_engine *)calloc(1, sizeof *e);
     if (!e) return NULL;
     e->limits = *limits;
