@@ -86,7 +86,12 @@ public struct Finding: Sendable {
     /// The shape `detail` has: a GuardDuty finding (camelCase, EventBridge/API shape) or a Security Hub ASFF finding
     /// (PascalCase, `ProductFields`), so renderers know how to read further details from `detail`.
     public var format: FindingFormat = .guardDuty
+}
 
+extension Finding {
+    // Declared in an extension so that the struct keeps its synthesized memberwise initializer (the same list plus
+    // `format`), which this delegates to. Swift 6.3 builds an explicit field-by-field initializer of a struct this size
+    // in a stack slot and then copies it out: about 20 retains and releases more per finding.
     public init(
         document: JSONDocument, detail: JSONNode, id: String, type: String, purpose: String, resourceKind: String,
         family: String, artifact: String?, severity: Double, severityLabel: SeverityLabel, title: String,
@@ -95,32 +100,12 @@ public struct Finding: Sendable {
         createdAt: String?, updatedAt: String?, archived: Bool, sample: Bool, consoleURL: String,
         resourceSummary: String?
     ) {
-        self.document = document
-        self.detail = detail
-        self.id = id
-        self.type = type
-        self.purpose = purpose
-        self.resourceKind = resourceKind
-        self.family = family
-        self.artifact = artifact
-        self.severity = severity
-        self.severityLabel = severityLabel
-        self.title = title
-        self.description = description
-        self.account = account
-        self.eventAccount = eventAccount
-        self.region = region
-        self.partition = partition
-        self.resourceType = resourceType
-        self.actionType = actionType
-        self.count = count
-        self.firstSeen = firstSeen
-        self.lastSeen = lastSeen
-        self.createdAt = createdAt
-        self.updatedAt = updatedAt
-        self.archived = archived
-        self.sample = sample
-        self.consoleURL = consoleURL
-        self.resourceSummary = resourceSummary
+        self.init(
+            document: document, detail: detail, id: id, type: type, purpose: purpose, resourceKind: resourceKind,
+            family: family, artifact: artifact, severity: severity, severityLabel: severityLabel, title: title,
+            description: description, account: account, eventAccount: eventAccount, region: region,
+            partition: partition, resourceType: resourceType, actionType: actionType, count: count,
+            firstSeen: firstSeen, lastSeen: lastSeen, createdAt: createdAt, updatedAt: updatedAt, archived: archived,
+            sample: sample, consoleURL: consoleURL, resourceSummary: resourceSummary, format: .guardDuty)
     }
 }

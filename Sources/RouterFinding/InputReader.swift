@@ -96,10 +96,13 @@ public enum InputReader {
         _ node: JSONNode, source: String, recordId: String?, depth: Int, limits: InputLimits,
         into out: inout [InputItem]
     ) {
-        func emit(_ source: String, _ result: Result<Finding, InputError>, _ recordId: String? = recordId) {
+        func emit(_ source: String, _ result: consuming Result<Finding, InputError>, _ recordId: String? = recordId) {
             out.append(InputItem(source: source, result: result, recordId: recordId))
         }
         func fail(_ error: InputError) { emit(source, .failure(error)) }
+
+        // The common case first: a GuardDuty Finding event, its envelope read in one pass.
+        if guardDutyEvent(node, source: source, recordId: recordId, into: &out) { return }
 
         // EventBridge event.
         if let detailTypeNode = node["detail-type"] {
@@ -207,6 +210,52 @@ public enum InputReader {
             return
         }
         fail(.notAFinding("object has neither 'detail-type' nor finding fields"))
+    }
+
+    /// Handles `node` when it is a `GuardDuty Finding` EventBridge event (what ``walkObject`` does for one, with a
+    /// single pass over the envelope for `detail-type`, `detail`, `account` and `region`); false otherwise, and
+    /// when the envelope has escaped keys or an escaped `detail-type` (``walkObject`` then reads it).
+    static func guardDutyEvent(
+        _ node: JSONNode, source: String, recordId: String?, into out: inout [InputItem]
+    ) -> Bool {
+        let t = Tape(node.document)
+        var detailType = Tape.none
+        var detail = Tape.none
+        var account = Tape.none
+        var region = Tape.none
+        do {
+            try t.forEachMember(node.index) { k, v in
+                switch k.count {
+                case 6:
+                    if detail == Tape.none, Tape.equal(k, "detail") {
+                        detail = v
+                    } else if region == Tape.none, Tape.equal(k, "region") {
+                        region = v
+                    }
+                case 7: if account == Tape.none, Tape.equal(k, "account") { account = v }
+                case 11: if detailType == Tape.none, Tape.equal(k, "detail-type") { detailType = v }
+                default: break
+                }
+            }
+            guard try t.rawEquals(detailType, "GuardDuty Finding") else { return false }
+        } catch {
+            return false
+        }
+        guard detail != Tape.none, let detailNode = node["detail"] else {
+            out.append(
+                InputItem(
+                    source: source, result: .failure(.notAFinding("'GuardDuty Finding' event has no 'detail'")),
+                    recordId: recordId))
+            return true
+        }
+        let envelope = EnvelopeFields(event: node, tape: t, account: account, region: region)
+        do {
+            let finding = try Finding(envelope: envelope, detail: detailNode)
+            out.append(InputItem(source: source, result: .success(finding), recordId: recordId))
+        } catch {
+            out.append(InputItem(source: source, result: .failure(error), recordId: recordId))
+        }
+        return true
     }
 
     /// A wrapper field holding the inner document as a JSON string (or, tolerated, as the object itself).
