@@ -51,6 +51,7 @@ struct rl_engine {
     size_t mem_used;
     int cap_armed;
     int mem_exceeded;
+    size_t mem_refused;       /* size of the last refused request */
 
     /* hook */
     long long instr_used;
@@ -197,11 +198,15 @@ static void *rl_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         return NULL;
     }
     if (e->cap_armed && nsize > old && e->mem_used + (nsize - old) > e->limits.memory_bytes) {
+        /* Lua answers a refusal with an emergency full collection and asks again for the same size: only a refusal
+         * that is not followed by that retry succeeding counts as exceeding the cap. */
         e->mem_exceeded = 1;
+        e->mem_refused = nsize;
         return NULL;
     }
     void *p = realloc(ptr, nsize);
     if (p == NULL) return NULL;
+    if (e->mem_exceeded && nsize == e->mem_refused) e->mem_exceeded = 0;
     e->mem_used = e->mem_used - old + nsize;
     return p;
 }
@@ -678,7 +683,10 @@ rl_engine *rl_new(const rl_limits *limits) {
         free(e);
         return NULL;
     }
-    lua_gc(e->L, LUA_GCGEN, 0, 0);
+    /* Incremental GC that waits for the heap to grow tenfold: the live heap is small (compiled rules, libraries) and
+     * each event leaves little garbage, so collecting rarely is cheapest; the heap cap still forces a full
+     * collection before an allocation is refused. */
+    lua_gc(e->L, LUA_GCINC, 1000, 400, 0);
     e->cap_deliveries = e->limits.max_deliveries;
     e->deliveries = (rl_delivery *)calloc((size_t)e->cap_deliveries, sizeof(rl_delivery));
     e->mention_start = (int *)calloc((size_t)e->cap_deliveries, sizeof(int));

@@ -57,6 +57,16 @@ final class SandboxTests: XCTestCase {
         try expectError(##"local t = {} for i = 1, 1e8 do t[i] = i end"##, kind: .memory, contains: "memory limit")
     }
 
+    func testGarbageIsCollectedBeforeTheCapIsEnforced() throws {
+        var limits = RuleLimits()
+        limits.memoryBytes = 8 << 20
+        limits.wallSeconds = 5
+        // 60 MB allocated over the call, never more than ~2 MB live: the collector keeps it under the 8 MB cap.
+        let (r, _) = try run(#"for i = 1, 60 do local s = string.rep("x", 1000000 + i) end"#, limits: limits)
+        XCTAssertEqual(r.errors, [])
+        XCTAssertEqual(r.deliveries.first?.channel, "#ok")
+    }
+
     func testMemoryErrorCaughtByPcallStillFails() throws {
         try expectError(##"pcall(string.rep, "x", 1e9)"##, kind: .memory, contains: "memory limit")
     }
