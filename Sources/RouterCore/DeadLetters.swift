@@ -1,4 +1,5 @@
 import RouterDelivery
+import RouterFinding
 import RouterJSON
 
 /// `router dlq list|replay|purge` on the data directory's queue.
@@ -78,26 +79,6 @@ public enum DeadLetters {
         }
     }
 
-    /// Unix seconds as `2026-01-02T03:04:05Z`.
-    public static func iso(_ t: Double) -> String {
-        let secs = Int64(t.rounded(.down))
-        var days = secs / 86400
-        var rem = secs % 86400
-        if rem < 0 {
-            rem += 86400
-            days -= 1
-        }
-        // civil from days (Howard Hinnant)
-        let z = days + 719468
-        let era = (z >= 0 ? z : z - 146096) / 146097
-        let doe = z - era * 146097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(y)-\(two(m))-\(two(d))T\(two(rem / 3600)):\(two(rem % 3600 / 60)):\(two(rem % 60))Z"
-    }
+    /// Unix seconds as ISO-8601 (`2026-01-02T03:04:05.000Z`).
+    public static func iso(_ t: Double) -> String { Timestamp.iso8601(epoch: t) ?? String(t) }
 }
