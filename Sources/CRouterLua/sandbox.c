@@ -733,9 +733,9 @@ static int function_line(lua_State *L, int idx) {
     return 0;
 }
 
-/* Checks the table at idx returned by file `file`'s chunk. When `record` is set, fills the file's metadata and
- * registers its formats. Returns RL_OK or RL_ERR_RESULT with the error set. */
-static int check_file_table(rl_engine *e, int idx, int file, int record, const char *display) {
+/* Checks the table at idx returned by file `file`'s chunk at load, fills the file's metadata and registers its
+ * formats. Returns RL_OK or RL_ERR_RESULT with the error set. */
+static int check_file_table(rl_engine *e, int idx, int file, const char *display) {
     lua_State *L = e->L;
     idx = lua_absindex(L, idx);
     if (lua_type(L, idx) != LUA_TTABLE) {
@@ -760,7 +760,7 @@ static int check_file_table(rl_engine *e, int idx, int file, int record, const c
                 lua_pop(L, 2);
                 return RL_ERR_RESULT;
             }
-            if (record) {
+            {
                 int line = function_line(L, -1);
                 if (k[0] == 'f') {
                     e->files[file].has_filter = 1;
@@ -790,7 +790,7 @@ static int check_file_table(rl_engine *e, int idx, int file, int record, const c
                     lua_pop(L, 4);
                     return RL_ERR_RESULT;
                 }
-                if (record) {
+                {
                     size_t nlen;
                     const char *name = lua_tolstring(L, -2, &nlen);
                     if (nlen == 0 || nlen >= sizeof e->formats[0].name) {
@@ -897,7 +897,7 @@ static int p_load(lua_State *L) {
         return 0;
     }
     int nformats = e->nformats;
-    st = check_file_table(e, -1, file, 1, display);
+    st = check_file_table(e, -1, file, display);
     if (st != RL_OK) {
         e->nformats = nformats;
         e->nfiles--;
