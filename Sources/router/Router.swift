@@ -47,6 +47,7 @@ struct Test: ParsableCommand {
         abstract: "Dry run: show what each finding would post, without sending anything.",
         discussion: """
             INPUT is a JSON file, a JSON Lines file, a directory (every *.json, recursively) or - for standard input. \
+            Without INPUT, runs the test cases in RULES/tests/*.json and prints `N passed, M failed`. \
             Exit status: 1 if any rule error, else 2 if any input could not be used, else 0; 64 for usage errors.
             """)
 
@@ -62,16 +63,27 @@ struct Test: ParsableCommand {
     var now: String?
     @Option(help: "Channel of the fallback delivery used when a rule fails (default: the default destination's own channel).")
     var fallbackChannel: String?
+    @Flag(help: "Without INPUT (running RULES/tests): rewrite the golden snapshot files from the actual payloads.")
+    var updateSnapshots = false
     @OptionGroup var limits: LimitOptions
 
     func validate() throws {
-        if inputs.isEmpty { throw ValidationError("give at least one INPUT (a file, a directory or -)") }
         if let now, Timestamps.parse(now) == nil {
             throw ValidationError("--now must be an ISO-8601 time such as 2026-01-02T03:04:05Z or Unix seconds, not '\(now)'")
         }
     }
 
     func run() throws {
+        if inputs.isEmpty {
+            // The rule author's test cases in RULES/tests/.
+            var options = RuleTests.Options(rulesDirectory: rules)
+            options.json = json
+            options.updateSnapshots = updateSnapshots
+            options.limits = limits.limits
+            let status = RuleTests.run(options, out: .standardOutput(), err: .standardError())
+            if status != 0 { throw ExitCode(status) }
+            return
+        }
         var options = DryRunOptions(rulesDirectory: rules, inputs: inputs)
         options.now = now.flatMap(Timestamps.parse)
         options.json = json

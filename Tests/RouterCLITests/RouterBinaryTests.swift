@@ -150,7 +150,10 @@ final class RouterBinaryTests: XCTestCase {
     }
 
     func testUsageErrorsExit64() throws {
-        XCTAssertEqual(try runRouter(["test", "rules"]).status, 64)
+        let noCases = try writeRules(["50.lua": "return {}"])
+        let r = try runRouter(["test", noCases.path])
+        XCTAssertEqual(r.status, 64)
+        XCTAssertTrue(r.stderr.contains("no test cases"), r.stderr)
         XCTAssertEqual(try runRouter(["test", "rules", "examples", "--now", "yesterday"]).status, 64)
         XCTAssertEqual(try runRouter(["test", "rules", "examples", "--bogus"]).status, 64)
         XCTAssertEqual(try runRouter(["frobnicate"]).status, 64)
