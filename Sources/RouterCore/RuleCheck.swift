@@ -21,11 +21,17 @@ public enum RuleCheck {
                 if !formats.isEmpty { parts.append("formats: " + formats.joined(separator: ", ")) }
                 out.line("\(file.path): ok: " + (parts.isEmpty ? "returns an empty table" : parts.joined(separator: ", ")))
             }
+            let formats = LiteralCheck.unknownFormats(rulesDirectory: rulesDirectory, defined: Set(engine.formats.keys))
+            if !formats.isEmpty {
+                for m in formats { err.line(m) }
+                err.line("\(formats.count) format error\(formats.count == 1 ? "" : "s")")
+                return ExitStatus.ruleError
+            }
             let destinations = DestinationSet.fromEnvironment(environment)
             if destinations.isEmpty {
                 out.line("note: no Slack destination configured (SLACK_WEBHOOK_URL, SLACK_BOT_TOKEN): destinations not checked")
             } else {
-                let missing = DestinationCheck.missing(rulesDirectory: rulesDirectory, destinations: destinations)
+                let missing = LiteralCheck.missingDestinations(rulesDirectory: rulesDirectory, destinations: destinations)
                 if !missing.isEmpty {
                     for m in missing { err.line(m) }
                     err.line("\(missing.count) destination error\(missing.count == 1 ? "" : "s")")

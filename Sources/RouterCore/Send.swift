@@ -109,7 +109,7 @@ public enum Send {
             for e in error.errors { err.line(e.description) }
             return ExitStatus.ruleError
         }
-        let missing = DestinationCheck.missing(rulesDirectory: options.rulesDirectory, destinations: destinations)
+        let missing = LiteralCheck.missingDestinations(rulesDirectory: options.rulesDirectory, destinations: destinations)
         if !missing.isEmpty {
             for m in missing { err.line(m) }
             return ExitStatus.config
@@ -211,82 +211,5 @@ public enum Send {
         if summary.deadLettered > 0 { return ExitStatus.deadLettered }
         if sawInputError { return ExitStatus.inputError }
         return ExitStatus.ok
-    }
-}
-
-/// Start-up validation of destinations: every literal `to = "name"` in the rule files must be configured.
-public enum DestinationCheck {
-    /// `file:line: error: ...` for each literal destination name the configuration lacks.
-    public static func missing(rulesDirectory: String, destinations: DestinationSet) -> [String] {
-        var problems: [String] = []
-        guard let dir = opendir(rulesDirectory) else { return [] }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
-            if name.hasSuffix(".lua") { names.append(name) }
-        }
-        closedir(dir)
-        for name in names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
-            let path = rulesDirectory.hasSuffix("/") ? rulesDirectory + name : rulesDirectory + "/" + name
-            guard let bytes = RuleEngine.readFile(path) else { continue }
-            let text = String(decoding: bytes, as: UTF8.self)
-            for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                for to in literalDestinations(in: line) where destinations.resolve(to: to) == nil {
-                    problems.append("\(path):\(n + 1): error: \(destinations.missingMessage(to: to))")
-                }
-            }
-        }
-        return problems
-    }
-
-    /// The string literals assigned to a `to` key on this line (`to = "team-a"`, `to="x"`, `to = 'x'`), ignoring comments.
-    static func literalDestinations(in line: Substring) -> [String] {
-        let code = line.range(ofLuaComment: ())
-        var found: [String] = []
-        let u = Array(code.utf8)
-        var i = 0
-        while i + 1 < u.count {
-            // a `to` identifier not preceded by an identifier character
-            if u[i] == UInt8(ascii: "t"), u[i + 1] == UInt8(ascii: "o"),
-                i == 0 || !isIdent(u[i - 1]), i + 2 >= u.count || !isIdent(u[i + 2])
-            {
-                var j = i + 2
-                while j < u.count, u[j] == 0x20 || u[j] == 0x09 { j += 1 }
-                if j < u.count, u[j] == UInt8(ascii: "="), j + 1 < u.count, u[j + 1] != UInt8(ascii: "=") {
-                    j += 1
-                    while j < u.count, u[j] == 0x20 || u[j] == 0x09 { j += 1 }
-                    if j < u.count, u[j] == UInt8(ascii: "\"") || u[j] == UInt8(ascii: "'") {
-                        let quote = u[j]
-                        var k = j + 1
-                        while k < u.count, u[k] != quote, u[k] != UInt8(ascii: "\\") { k += 1 }
-                        if k < u.count, u[k] == quote {
-                            found.append(String(decoding: u[(j + 1)..<k], as: UTF8.self))
-                        }
-                    }
-                }
-            }
-            i += 1
-        }
-        return found
-    }
-
-    private static func isIdent(_ c: UInt8) -> Bool {
-        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F
-    }
-}
-
-extension Substring {
-    /// The line without a trailing `--` comment (a `--` inside a string literal is not treated specially: good enough
-    /// for finding `to = "..."` literals).
-    func range(ofLuaComment: Void) -> Substring {
-        let u = Array(self.utf8)
-        var i = 0
-        while i + 1 < u.count {
-            if u[i] == UInt8(ascii: "-"), u[i + 1] == UInt8(ascii: "-") {
-                return Substring(String(decoding: u[..<i], as: UTF8.self))
-            }
-            i += 1
-        }
-        return self
     }
 }

@@ -131,6 +131,11 @@ final class RouterBinaryTests: XCTestCase {
         XCTAssertTrue(check.stderr.contains("10-a.lua:4: error:"), check.stderr)
         let ok = try runRouter(["check", "rules"])
         XCTAssertEqual(ok.status, 0, ok.stderr)
+        // Literal format names are checked without any event.
+        let badFormat = try writeRules(["50.lua": "return {\n  route = function(f)\n    return { channel = \"#x\", format = \"fancy\" } -- typo\n  end,\n  formats = { plain = function() return \"x\" end },\n}\n"])
+        let fc = try runRouter(["check", badFormat.path])
+        XCTAssertEqual(fc.status, 1)
+        XCTAssertTrue(fc.stderr.contains("50.lua:3: error: format 'fancy' is not defined (built in: detailed, compact; defined in rule files: plain)"), fc.stderr)
     }
 
     func testInputErrorsExitTwo() throws {

@@ -1,0 +1,85 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import RouterDelivery
+import RouterRules
+
+/// Start-up checks of literal names in rule files, reported like a compiler (`file:line: error: ...`): every literal
+/// `to = "name"` must be a configured destination, every literal `format = "name"` a built-in or defined format.
+/// Names computed at run time are checked when the delivery is made.
+public enum LiteralCheck {
+    /// Calls `check` for each string literal assigned to `key` in the `*.lua` files directly in `rulesDirectory`;
+    /// `check` returns an error message or nil.
+    public static func scan(rulesDirectory: String, key: String, check: (String) -> String?) -> [String] {
+        var problems: [String] = []
+        guard let dir = opendir(rulesDirectory) else { return [] }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+            if name.hasSuffix(".lua") { names.append(name) }
+        }
+        closedir(dir)
+        for name in names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+            let path = rulesDirectory.hasSuffix("/") ? rulesDirectory + name : rulesDirectory + "/" + name
+            guard let bytes = RuleEngine.readFile(path) else { continue }
+            let text = String(decoding: bytes, as: UTF8.self)
+            for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                for value in literals(of: key, in: line) {
+                    if let message = check(value) { problems.append("\(path):\(n + 1): error: \(message)") }
+                }
+            }
+        }
+        return problems
+    }
+
+    /// Destinations the configuration lacks.
+    public static func missingDestinations(rulesDirectory: String, destinations: DestinationSet) -> [String] {
+        scan(rulesDirectory: rulesDirectory, key: "to") { to in
+            destinations.resolve(to: to) == nil ? destinations.missingMessage(to: to) : nil
+        }
+    }
+
+    /// Formats no rule file defines.
+    public static func unknownFormats(rulesDirectory: String, defined: Set<String>) -> [String] {
+        scan(rulesDirectory: rulesDirectory, key: "format") { name in
+            if name == "detailed" || name == "compact" || defined.contains(name) { return nil }
+            let list = defined.sorted()
+            return "format '\(name)' is not defined (built in: detailed, compact"
+                + (list.isEmpty ? "" : "; defined in rule files: " + list.joined(separator: ", ")) + ")"
+        }
+    }
+
+    /// The string literals assigned to `key` on this line (`to = "team-a"`, `to="x"`, `to = 'x'`), ignoring a
+    /// trailing `--` comment.
+    static func literals(of key: String, in line: Substring) -> [String] {
+        var u = Array(line.utf8)
+        if let c = (0..<max(0, u.count - 1)).first(where: { u[$0] == UInt8(ascii: "-") && u[$0 + 1] == UInt8(ascii: "-") }) {
+            u = Array(u[..<c])
+        }
+        let k = Array(key.utf8)
+        var found: [String] = []
+        var i = 0
+        while i + k.count <= u.count {
+            if Array(u[i..<(i + k.count)]) == k, i == 0 || !isIdent(u[i - 1]), i + k.count >= u.count || !isIdent(u[i + k.count]) {
+                var j = i + k.count
+                while j < u.count, u[j] == 0x20 || u[j] == 0x09 { j += 1 }
+                if j < u.count, u[j] == UInt8(ascii: "="), j + 1 < u.count, u[j + 1] != UInt8(ascii: "=") {
+                    j += 1
+                    while j < u.count, u[j] == 0x20 || u[j] == 0x09 { j += 1 }
+                    if j < u.count, u[j] == UInt8(ascii: "\"") || u[j] == UInt8(ascii: "'") {
+                        let quote = u[j]
+                        var e = j + 1
+                        while e < u.count, u[e] != quote, u[e] != UInt8(ascii: "\\") { e += 1 }
+                        if e < u.count, u[e] == quote { found.append(String(decoding: u[(j + 1)..<e], as: UTF8.self)) }
+                    }
+                }
+            }
+            i += 1
+        }
+        return found
+    }
+
+    private static func isIdent(_ c: UInt8) -> Bool {
+        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F
+    }
+}
