@@ -48,6 +48,8 @@ struct Test: ParsableCommand {
         discussion: """
             INPUT is a JSON file, a JSON Lines file, a directory (every *.json, recursively) or - for standard input. \
             Without INPUT, runs the test cases in RULES/tests/*.json and prints `N passed, M failed`. \
+            With --coverage, routes one finding per known GuardDuty finding type and warns about CRITICAL findings \
+            that are dropped or unrouted, HIGH ones that are dropped and routes that never match (--strict: exit 1 on warnings). \
             Exit status: 1 if any rule error, else 2 if any input could not be used, else 0; 64 for usage errors.
             """)
 
@@ -65,15 +67,34 @@ struct Test: ParsableCommand {
     var fallbackChannel: String?
     @Flag(help: "Without INPUT (running RULES/tests): rewrite the golden snapshot files from the actual payloads.")
     var updateSnapshots = false
+    @Flag(help: "Route one representative finding per known GuardDuty finding type (Variable types at MEDIUM and HIGH) and report where each goes, with warnings.")
+    var coverage = false
+    @Flag(help: "With --coverage: exit 1 if there was any warning.")
+    var strict = false
     @OptionGroup var limits: LimitOptions
 
     func validate() throws {
         if let now, Timestamps.parse(now) == nil {
             throw ValidationError("--now must be an ISO-8601 time such as 2026-01-02T03:04:05Z or Unix seconds, not '\(now)'")
         }
+        if coverage && !inputs.isEmpty {
+            throw ValidationError("--coverage generates its own findings: give no INPUT")
+        }
+        if strict && !coverage {
+            throw ValidationError("--strict applies only with --coverage")
+        }
     }
 
     func run() throws {
+        if coverage {
+            var options = RuleCoverage.Options(rulesDirectory: rules)
+            options.json = json
+            options.strict = strict
+            options.limits = limits.limits
+            let status = RuleCoverage.run(options, out: .standardOutput(), err: .standardError())
+            if status != 0 { throw ExitCode(status) }
+            return
+        }
         if inputs.isEmpty {
             // The rule author's test cases in RULES/tests/.
             var options = RuleTests.Options(rulesDirectory: rules)
