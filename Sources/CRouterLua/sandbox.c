@@ -9,6 +9,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -949,8 +950,8 @@ static int p_begin(lua_State *L) {
     /* ctx */
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_ctx_fields);
     lua_pushliteral(L, "now");
-    if (a->now == (double)(lua_Integer)a->now) lua_pushinteger(L, (lua_Integer)a->now);
-    else lua_pushnumber(L, a->now);
+    /* whole Unix seconds: os.date and friends take integers */
+    lua_pushinteger(L, (lua_Integer)floor(a->now));
     lua_rawset(L, -3);
     lua_pushliteral(L, "mode");
     lua_pushstring(L, a->mode ? a->mode : "live");

@@ -279,6 +279,13 @@ final class RuleEngineTests: XCTestCase {
         XCTAssertEqual(r.deliveries.map(\.channel), ["#10-lua", "#b-lua", "#a-lua", "#b-lua"])
     }
 
+    func testCtxNowIsWholeSecondsSoOsDateAcceptsIt() throws {
+        let e = try engine([("rules/50.lua", ##"return { route = function(f, ctx) return { channel = "#h" .. os.date("!%H", ctx.now) .. "-" .. math.type(ctx.now) } end }"##)])
+        let r = e.evaluate(try makeFinding(makeEvent()), context: EvaluationContext(now: 1_767_323_045.75, mode: "live"))
+        XCTAssertEqual(r.errors, [])
+        XCTAssertEqual(r.deliveries.first?.channel, "#h03-integer")
+    }
+
     func testPrintIsCapturedNotWrittenToStdout() throws {
         let e = try engine([("rules/50.lua", ##"return { route = function(f) print("type", f.type, 1) end }"##)])
         let r = e.evaluate(try makeFinding(makeEvent()), context: ctx)

@@ -49,7 +49,7 @@
 
 ---The evaluation context.
 ---@class Ctx
----@field now number The evaluation time in Unix seconds, with a fraction (pinned by `router test --now`); math.floor it for os.date.
+---@field now integer The evaluation time in whole Unix seconds (pinned by `router test --now`).
 ---@field mode "test"|"live"|"bench"|string "test" in dry runs (`router test`), "live" in `router send`.
 
 ---@alias MentionName
@@ -137,7 +137,7 @@ os = {}
 ---@return integer
 function os.time(date) end
 
----Formats a time ("!" prefix for UTC). With "*t" or "!*t" returns a table, e.g. os.date("!*t", math.floor(ctx.now)).hour.
+---Formats a time ("!" prefix for UTC). With "*t" or "!*t" returns a table, e.g. os.date("!*t", ctx.now).hour.
 ---The time must be integral: a number with a fraction is an error.
 ---@param format? string
 ---@param time? number
