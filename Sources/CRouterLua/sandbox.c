@@ -31,6 +31,7 @@ typedef struct rl_file {
     int ref_chunk;            /* the compiled main chunk */
     int has_filter, has_route;
     int filter_line, route_line;
+    int stateless;            /* its functions can keep nothing between events: the load-time instance is reused */
 } rl_file;
 
 typedef struct rl_format {
@@ -838,6 +839,57 @@ static int check_file_table(rl_engine *e, int idx, int file, const char *display
     return RL_OK;
 }
 
+/* Whether the function at idx can keep state between calls: a Lua function whose only upvalue is _ENV bound to the
+ * locked globals has nowhere to keep anything (C functions are not expected here). */
+static int function_is_stateless(rl_engine *e, int idx) {
+    lua_State *L = e->L;
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TFUNCTION || lua_iscfunction(L, idx)) return 0;
+    for (int n = 1;; n++) {
+        const char *name = lua_getupvalue(L, idx, n);
+        if (!name) return 1;
+        int ok = strcmp(name, "_ENV") == 0;
+        if (ok) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_globals);
+            ok = lua_rawequal(L, -1, -2);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+        if (!ok) return 0;
+    }
+}
+
+/* A rule file whose table holds only such functions (filter, route, formats.*) keeps no state between events, so
+ * its instance from load time is reused instead of running the file anew for every finding. Any other upvalue (a
+ * local table, counter or helper function of the file) makes it run anew per event, which is what guarantees that
+ * one finding never sees what a previous one left behind. */
+static int is_stateless(rl_engine *e, int t) {
+    lua_State *L = e->L;
+    static const char *const keys[] = {"filter", "route"};
+    for (int i = 0; i < 2; i++) {
+        lua_pushstring(L, keys[i]);
+        int type = lua_rawget(L, t);
+        int ok = type == LUA_TNIL || function_is_stateless(e, -1);
+        lua_pop(L, 1);
+        if (!ok) return 0;
+    }
+    lua_pushliteral(L, "formats");
+    if (lua_rawget(L, t) == LUA_TTABLE) {
+        int ft = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, ft)) {
+            int ok = function_is_stateless(e, -1);
+            lua_pop(L, 1);
+            if (!ok) {
+                lua_pop(L, 2);
+                return 0;
+            }
+        }
+    }
+    lua_pop(L, 1);
+    return 1;
+}
+
 typedef struct load_args {
     const char *chunkname;
     const char *source;
@@ -903,6 +955,15 @@ static int p_load(lua_State *L) {
         e->nformats = nformats;
         e->nfiles--;
         luaL_unref(L, LUA_REGISTRYINDEX, rf->ref_chunk);
+        a->status = st;
+        return 0;
+    }
+    rf->stateless = is_stateless(e, lua_gettop(L));
+    if (rf->stateless) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_inst);
+        lua_pushvalue(L, -2);
+        lua_rawseti(L, -2, file + 1);
+        lua_pop(L, 1);
     }
     a->status = st;
     return 0;
@@ -961,7 +1022,7 @@ static int p_begin(lua_State *L) {
     e->has_anchor = 0;
 
     /* rule files are instantiated anew, on first use, for this event (ensure_instance) */
-    memset(e->inst_ready, 0, (size_t)e->nfiles);
+    for (int i = 0; i < e->nfiles; i++) e->inst_ready[i] = (unsigned char)e->files[i].stateless;
     a->status = RL_OK;
     return 0;
 }

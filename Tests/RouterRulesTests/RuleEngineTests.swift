@@ -279,6 +279,25 @@ final class RuleEngineTests: XCTestCase {
         XCTAssertEqual(r.deliveries.map(\.channel), ["#10-lua", "#b-lua", "#a-lua", "#b-lua"])
     }
 
+    func testFilesThatCanKeepNoStateAreNotRunAgainPerEvent() throws {
+        let e = try engine([
+            // Only globals: nothing can survive a call, so the instance from load time is reused.
+            ("rules/10-pure.lua", ##"print("pure top") return { filter = function(f) return string.len(f.id) > 0 end }"##),
+            // A file-level table: run anew for every finding.
+            ("rules/50-state.lua", ##"print("state top") local seen = {} return { route = function(f) seen[#seen + 1] = 1 return { channel = "#n" .. #seen } end }"##),
+            // A private _ENV is state too.
+            ("rules/60-env.lua", ##"local _ENV = { n = 0 } return { route = function(f) n = n + 1 return { channel = "#e" .. n, continue = true } end }"##),
+        ])
+        for _ in 0..<3 {
+            let r = e.evaluate(try makeFinding(makeEvent()), context: ctx)
+            XCTAssertEqual(r.errors, [])
+            XCTAssertEqual(r.output, "state top\n")
+            XCTAssertEqual(r.deliveries.map(\.channel), ["#n1"])
+        }
+        let e2 = try engine([("rules/60-env.lua", ##"local _ENV = { n = 0 } return { route = function(f) n = n + 1 return { channel = "#e" .. n } end }"##)])
+        for _ in 0..<3 { XCTAssertEqual(e2.evaluate(try makeFinding(makeEvent()), context: ctx).deliveries.first?.channel, "#e1") }
+    }
+
     func testCtxNowIsWholeSecondsSoOsDateAcceptsIt() throws {
         let e = try engine([("rules/50.lua", ##"return { route = function(f, ctx) return { channel = "#h" .. os.date("!%H", ctx.now) .. "-" .. math.type(ctx.now) } end }"##)])
         let r = e.evaluate(try makeFinding(makeEvent()), context: EvaluationContext(now: 1_767_323_045.75, mode: "live"))
