@@ -230,7 +230,8 @@ public enum RuleCoverage {
         switch p.kind {
         case "EC2": return "Instance"
         case "IAMUser", "IAM": return "AccessKey"
-        case "S3": return p.family == "MaliciousFile" ? "S3Object" : "S3Bucket"
+        // S3 policy findings name the principal (resourceType AccessKey) and carry the bucket in s3BucketDetails.
+        case "S3": return p.family == "MaliciousFile" ? "S3Object" : p.purpose == "Policy" ? "AccessKey" : "S3Bucket"
         case "Kubernetes", "EKS": return "EKSCluster"
         case "ECS": return "ECSCluster"
         case "Container": return "Container"
@@ -294,6 +295,13 @@ public enum RuleCoverage {
             resource["instanceDetails"] = instanceDetails
         case "AccessKey":
             resource["accessKeyDetails"] = accessKeyDetails
+            if p.kind == "S3" {
+                resource["s3BucketDetails"] = [[
+                    "name": "coverage-bucket", "arn": "arn:aws:s3:::coverage-bucket", "type": "Destination",
+                    "createdAt": "2026-01-01T00:00:00.000Z", "owner": ["id": "0123456789abcdef"],
+                    "publicAccess": ["effectivePermission": "PUBLIC"], "tags": [],
+                ]]
+            }
         case "S3Bucket":
             resource["accessKeyDetails"] = accessKeyDetails
             resource["s3BucketDetails"] = [[
