@@ -890,6 +890,20 @@ static int is_stateless(rl_engine *e, int t) {
     return 1;
 }
 
+/* Runs host code `fn(args)` in protected mode. Rule code inside it runs in its own nested protected call, so an
+ * error reaching here can only be the host running out of memory: it is recorded against `file` and RL_ERR_MEMORY
+ * returned; otherwise RL_OK (the callee reports its own status through `args`). */
+static int run_protected(rl_engine *e, lua_CFunction fn, void *args, int file, const char *what) {
+    lua_pushcfunction(e->L, fn);
+    lua_pushlightuserdata(e->L, args);
+    int rc = lua_pcall(e->L, 1, 0, 0);
+    e->cap_armed = 0;
+    if (rc == LUA_OK) return RL_OK;
+    lua_pop(e->L, 1);
+    set_error(e, RL_ERR_MEMORY, file, 0, "out of memory %s", what);
+    return RL_ERR_MEMORY;
+}
+
 typedef struct load_args {
     const char *chunkname;
     const char *source;
@@ -972,15 +986,7 @@ static int p_load(lua_State *L) {
 int rl_load(rl_engine *e, const char *chunkname, const char *source, size_t len) {
     load_args a = {chunkname, source, len, RL_OK};
     clear_error(e);
-    lua_pushcfunction(e->L, p_load);
-    lua_pushlightuserdata(e->L, &a);
-    int rc = lua_pcall(e->L, 1, 0, 0);
-    e->cap_armed = 0;
-    if (rc != LUA_OK) {
-        lua_pop(e->L, 1);
-        set_error(e, RL_ERR_MEMORY, -1, 0, "out of memory while loading %s", chunkname);
-        return RL_ERR_MEMORY;
-    }
+    if (run_protected(e, p_load, &a, -1, "while loading a rule file") != RL_OK) return RL_ERR_MEMORY;
     lua_gc(e->L, LUA_GCCOLLECT);
     return a.status;
 }
@@ -1110,19 +1116,27 @@ int rl_event_begin(rl_engine *e, const rl_value *fields, const rj_doc *doc, uint
     }
     reset_limits(e);
     begin_args a = {fields, now, mode, RL_OK};
-    lua_pushcfunction(e->L, p_begin);
-    lua_pushlightuserdata(e->L, &a);
-    int rc = lua_pcall(e->L, 1, 0, 0);
-    e->cap_armed = 0;
-    if (rc != LUA_OK) {
-        lua_pop(e->L, 1);
-        set_error(e, RL_ERR_MEMORY, -1, 0, "out of memory while preparing the event");
-        return RL_ERR_MEMORY;
-    }
+    if (run_protected(e, p_begin, &a, -1, "while preparing the event") != RL_OK) return RL_ERR_MEMORY;
     return a.status;
 }
 
 /* Pushes inst[file][key] (nil when absent). */
+static int push_member(rl_engine *e, int file, const char *key);
+
+/* Instantiates `file` for the event if needed and pushes its `key` function followed by f and ctx.
+ * Returns RL_OK, or an error status with nothing pushed. */
+static int push_rule_call(rl_engine *e, int file, const char *key) {
+    int st = ensure_instance(e, file);
+    if (st != RL_OK) return st;
+    if (push_member(e, file, key) != LUA_TFUNCTION) {
+        lua_pop(e->L, 1);
+        set_error(e, RL_ERR_RESULT, file, 0, "the file's table has no '%s' function for this event", key);
+        return RL_ERR_RESULT;
+    }
+    lua_rawgeti(e->L, LUA_REGISTRYINDEX, e->ref_f);
+    lua_rawgeti(e->L, LUA_REGISTRYINDEX, e->ref_ctx);
+    return RL_OK;
+}
 static int push_member(rl_engine *e, int file, const char *key) {
     lua_State *L = e->L;
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_inst);
@@ -1166,20 +1180,8 @@ typedef struct filter_args {
 static int p_filter(lua_State *L) {
     filter_args *a = (filter_args *)lua_touserdata(L, 1);
     rl_engine *e = engine_of(L);
-    int ist = ensure_instance(e, a->file);
-    if (ist != RL_OK) {
-        a->status = ist;
-        return 0;
-    }
-    if (push_member(e, a->file, "filter") != LUA_TFUNCTION) {
-        lua_pop(L, 1);
-        set_error(e, RL_ERR_RESULT, a->file, 0, "the file's table has no 'filter' function for this event");
-        a->status = RL_ERR_RESULT;
-        return 0;
-    }
+    if ((a->status = push_rule_call(e, a->file, "filter")) != RL_OK) return 0;
     int line = e->files[a->file].filter_line; /* recorded at load: the same chunk defines the same function */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_f);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_ctx);
     int base = lua_gettop(L) - 3;
     int st = call_rule(e, 2, LUA_MULTRET, a->file);
     if (st != RL_OK) {
@@ -1218,15 +1220,7 @@ static int p_filter(lua_State *L) {
 int rl_call_filter(rl_engine *e, int file, int *keep, const char **reason, size_t *reason_len) {
     clear_error(e);
     filter_args a = {file, 1, NULL, 0, RL_OK};
-    lua_pushcfunction(e->L, p_filter);
-    lua_pushlightuserdata(e->L, &a);
-    int rc = lua_pcall(e->L, 1, 0, 0);
-    e->cap_armed = 0;
-    if (rc != LUA_OK) {
-        lua_pop(e->L, 1);
-        set_error(e, RL_ERR_MEMORY, file, 0, "out of memory");
-        return RL_ERR_MEMORY;
-    }
+    if (run_protected(e, p_filter, &a, file, "in a filter call") != RL_OK) return RL_ERR_MEMORY;
     *keep = a.keep;
     *reason = a.reason;
     *reason_len = a.reason_len;
@@ -1352,20 +1346,8 @@ static int p_route(lua_State *L) {
     route_args *a = (route_args *)lua_touserdata(L, 1);
     rl_engine *e = engine_of(L);
     a->added = 0;
-    int ist = ensure_instance(e, a->file);
-    if (ist != RL_OK) {
-        a->status = ist;
-        return 0;
-    }
-    if (push_member(e, a->file, "route") != LUA_TFUNCTION) {
-        lua_pop(L, 1);
-        set_error(e, RL_ERR_RESULT, a->file, 0, "the file's table has no 'route' function for this event");
-        a->status = RL_ERR_RESULT;
-        return 0;
-    }
+    if ((a->status = push_rule_call(e, a->file, "route")) != RL_OK) return 0;
     int line = e->files[a->file].route_line; /* recorded at load */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_f);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_ctx);
     int base = lua_gettop(L) - 3;
     int st = call_rule(e, 2, 1, a->file);
     if (st != RL_OK) {
@@ -1427,13 +1409,7 @@ static int p_route(lua_State *L) {
 int rl_call_route(rl_engine *e, int file, int *added) {
     clear_error(e);
     route_args a = {file, 0, RL_OK};
-    lua_pushcfunction(e->L, p_route);
-    lua_pushlightuserdata(e->L, &a);
-    int rc = lua_pcall(e->L, 1, 0, 0);
-    e->cap_armed = 0;
-    if (rc != LUA_OK) {
-        lua_pop(e->L, 1);
-        set_error(e, RL_ERR_MEMORY, file, 0, "out of memory");
+    if (run_protected(e, p_route, &a, file, "in a route call") != RL_OK) {
         *added = 0;
         return RL_ERR_MEMORY;
     }

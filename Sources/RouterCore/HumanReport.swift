@@ -17,7 +17,6 @@ enum HumanReport {
                 case .routed(let n, let c): what = "\(n) deliver\(n == 1 ? "y" : "ies")" + (c ? ", continue" : "")
                 case .noRoute: what = "nil (no route)"
                 case .error(let err): what = "error: \(err.message)"
-                case .skipped: what = "skipped"
                 }
                 out.line("  \(t.phase.rawValue) \(loc) -> \(what)")
             }

@@ -194,11 +194,9 @@ public final class DeliveryEngine: @unchecked Sendable {
     private static func hex(_ n: UInt8) -> UInt8 { n < 10 ? 48 + n : 87 + n }
 
     private func process(_ item: QueuedDelivery) {
-        let now0 = clock.now()
         guard let destination = destinations.stored(item.delivery.destination) else {
             let reason = "destination_not_configured: " + destinations.missingMessage(to: item.delivery.destination)
             finish(item, dead: reason, attempts: item.attempts)
-            _ = now0
             return
         }
         let method: SlackRequest.Method

@@ -48,7 +48,6 @@ public struct TraceEntry: Sendable, Equatable {
         case routed(count: Int, continues: Bool)
         case noRoute
         case error(RuleError)
-        case skipped
     }
     public var phase: RuleError.Phase
     public var file: String

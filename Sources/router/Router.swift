@@ -260,38 +260,39 @@ struct Dlq: ParsableCommand {
         }
     }
 
-    struct Replay: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Put dead-lettered deliveries back in the queue (attempts reset).")
+    /// Which dead-lettered deliveries a command acts on: ids, or `--all`.
+    struct Selection: ParsableArguments {
         @Argument(help: "Delivery ids (from `router dlq list`).")
         var ids: [Int64] = []
         @Flag(help: "Every dead-lettered delivery.")
         var all = false
-        @OptionGroup var data: DataOptions
+
+        /// nil means all.
+        var chosen: [Int64]? { all ? nil : ids }
 
         func validate() throws {
             if all == !ids.isEmpty { throw ValidationError("give delivery ids or --all (not both)") }
         }
+    }
+
+    struct Replay: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Put dead-lettered deliveries back in the queue (attempts reset).")
+        @OptionGroup var selection: Selection
+        @OptionGroup var data: DataOptions
 
         func run() throws {
-            let status = DeadLetters.replay(dataDirectory: data.directory, ids: all ? nil : ids, out: .standardOutput(), err: .standardError())
+            let status = DeadLetters.replay(dataDirectory: data.directory, ids: selection.chosen, out: .standardOutput(), err: .standardError())
             if status != 0 { throw ExitCode(status) }
         }
     }
 
     struct Purge: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete dead-lettered deliveries.")
-        @Argument(help: "Delivery ids (from `router dlq list`).")
-        var ids: [Int64] = []
-        @Flag(help: "Every dead-lettered delivery.")
-        var all = false
+        @OptionGroup var selection: Selection
         @OptionGroup var data: DataOptions
 
-        func validate() throws {
-            if all == !ids.isEmpty { throw ValidationError("give delivery ids or --all (not both)") }
-        }
-
         func run() throws {
-            let status = DeadLetters.purge(dataDirectory: data.directory, ids: all ? nil : ids, out: .standardOutput(), err: .standardError())
+            let status = DeadLetters.purge(dataDirectory: data.directory, ids: selection.chosen, out: .standardOutput(), err: .standardError())
             if status != 0 { throw ExitCode(status) }
         }
     }
