@@ -13,6 +13,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
     ],
     targets: [
         // System libraries.
@@ -61,11 +66,34 @@ let package = Package(
             path: "Sources/RouterDelivery",
             exclude: ["QUEUE-CONTRACT.md"]
         ),
+        // The runtimes: the Lambda Runtime API client and handler (libcurl, no AWS SDK) and the HTTP server.
+        .target(
+            name: "RouterLambda",
+            dependencies: [
+                "RouterCore", "RouterDelivery", "RouterFinding", "RouterJSON",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "RouterServer",
+            dependencies: [
+                "RouterCore", "RouterDelivery", "RouterFinding", "RouterJSON",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+            ]
+        ),
         .executableTarget(
             name: "router",
             dependencies: [
                 "RouterCore",
                 "RouterDelivery",
+                "RouterLambda",
+                "RouterServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -77,5 +105,7 @@ let package = Package(
         .testTarget(name: "RouterCoreTests", dependencies: ["RouterCore"]),
         .testTarget(name: "RouterCLITests", dependencies: ["RouterJSON"]),
         .testTarget(name: "RouterDeliveryTests", dependencies: ["RouterDelivery", "CCurl", "CCurlShim"]),
+        .testTarget(name: "RouterLambdaTests", dependencies: ["RouterLambda", "RouterCore", "RouterDelivery"]),
+        .testTarget(name: "RouterServerTests", dependencies: ["RouterServer", "RouterCore", "RouterDelivery"]),
     ]
 )

@@ -72,6 +72,11 @@ typedef struct {
     int truncated;
     int oom;
     double retry_after;
+    size_t max;
+    int capture_headers;
+    char *hbuf;
+    size_t hlen;
+    size_t hcap;
 } rc_sink;
 
 static pthread_once_t rc_once = PTHREAD_ONCE_INIT;
@@ -171,13 +176,13 @@ static size_t rc_write(char *data, size_t size, size_t nmemb, void *userp) {
     rc_sink *s = userp;
     size_t n = size * nmemb;
     if (s->truncated || s->oom) return n; /* keep reading (so the connection stays usable), keep nothing */
-    size_t room = RC_MAX_BODY - s->len;
+    size_t room = s->max - s->len;
     size_t take = n < room ? n : room;
     if (take > 0) {
         if (s->len + take + 1 > s->cap) {
             size_t want = s->cap ? s->cap : 1024;
             while (want < s->len + take + 1) want *= 2;
-            if (want > RC_MAX_BODY + 1) want = RC_MAX_BODY + 1;
+            if (want > s->max + 1) want = s->max + 1;
             unsigned char *nb = realloc(s->buf, want);
             if (!nb) {
                 s->oom = 1;
@@ -241,7 +246,24 @@ static size_t rc_header(char *line, size_t size, size_t nitems, void *userp) {
     size_t n = size * nitems;
     if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         s->retry_after = -1; /* a new response starts (after a 1xx): only the final one counts */
-    } else if (rc_header_is(line, n, "retry-after")) {
+        s->hlen = 0;
+        if (s->hbuf) s->hbuf[0] = 0;
+        return n;
+    }
+    if (s->capture_headers && n > 2 && s->hlen + n < (1u << 20)) {
+        if (s->hlen + n + 1 > s->hcap) {
+            size_t want = s->hcap ? s->hcap : 512;
+            while (want < s->hlen + n + 1) want *= 2;
+            char *nb = realloc(s->hbuf, want);
+            if (!nb) return n;
+            s->hbuf = nb;
+            s->hcap = want;
+        }
+        memcpy(s->hbuf + s->hlen, line, n);
+        s->hlen += n;
+        s->hbuf[s->hlen] = 0;
+    }
+    if (rc_header_is(line, n, "retry-after")) {
         size_t k = strlen("retry-after") + 1;
         s->retry_after = rc_parse_delta_seconds(line + k, n - k);
     }
@@ -261,7 +283,20 @@ static void rc_wipe_free_slist(struct curl_slist *list) {
 
 int rc_post(rc_client *client, const char *url, const char *const *headers, size_t nheaders, const void *body,
             size_t len, long connect_timeout_ms, long total_timeout_ms, rc_response *out) {
+    rc_request_options o = {0};
+    o.method = "POST";
+    /* A bound is always set for Slack: 0 or less means "as short as possible", not "none". */
+    o.connect_timeout_ms = connect_timeout_ms > 0 ? connect_timeout_ms : 1L;
+    o.total_timeout_ms = total_timeout_ms > 0 ? total_timeout_ms : 1L;
+    return rc_request(client, url, headers, nheaders, body, len, &o, out);
+}
+
+int rc_request(rc_client *client, const char *url, const char *const *headers, size_t nheaders, const void *body,
+               size_t len, const rc_request_options *options, rc_response *out) {
     if (!out) return -1;
+    rc_request_options defaults = {0};
+    const rc_request_options *o = options ? options : &defaults;
+    int is_get = o->method && strcmp(o->method, "GET") == 0;
     memset(out, 0, sizeof *out);
     out->retry_after = -1;
     if (!client || !client->easy || !url || (len > 0 && !body)) {
@@ -273,7 +308,7 @@ int rc_post(rc_client *client, const char *url, const char *const *headers, size
     /* Back to defaults; the connection cache, DNS cache and TLS session cache survive a reset. */
     curl_easy_reset(h);
 
-    rc_sink sink = {.retry_after = -1};
+    rc_sink sink = {.retry_after = -1, .max = o->max_body ? o->max_body : RC_MAX_BODY, .capture_headers = o->capture_headers};
     struct curl_slist *list = NULL;
     int setup_ok = 1;
     for (size_t i = 0; i < nheaders && setup_ok; i++) {
@@ -282,7 +317,7 @@ int rc_post(rc_client *client, const char *url, const char *const *headers, size
         if (!nl) setup_ok = 0;
         else list = nl;
     }
-    if (setup_ok) {
+    if (setup_ok && !is_get) {
         /* No `Expect: 100-continue` round trip for larger bodies. */
         struct curl_slist *nl = curl_slist_append(list, "Expect:");
         if (!nl) setup_ok = 0;
@@ -307,11 +342,23 @@ int rc_post(rc_client *client, const char *url, const char *const *headers, size
         RC_SET(CURLOPT_TCP_KEEPIDLE, 30L);
         RC_SET(CURLOPT_TCP_KEEPINTVL, 15L);
         RC_SET(CURLOPT_TCP_NODELAY, 1L);
-        RC_SET(CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms > 0 ? connect_timeout_ms : 1L);
-        RC_SET(CURLOPT_TIMEOUT_MS, total_timeout_ms > 0 ? total_timeout_ms : 1L);
-        RC_SET(CURLOPT_POST, 1L);
-        RC_SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-        RC_SET(CURLOPT_POSTFIELDS, len > 0 ? (const char *)body : "");
+        if (o->connect_timeout_ms > 0) RC_SET(CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+        RC_SET(CURLOPT_TIMEOUT_MS, o->total_timeout_ms > 0 ? o->total_timeout_ms : 0L);
+        if (is_get) {
+            RC_SET(CURLOPT_HTTPGET, 1L);
+        } else {
+            RC_SET(CURLOPT_POST, 1L);
+            RC_SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+            RC_SET(CURLOPT_POSTFIELDS, len > 0 ? (const char *)body : "");
+        }
+        if (o->aws_sigv4) {
+#if LIBCURL_VERSION_NUM >= 0x074b00 /* 7.75.0 */
+            RC_SET(CURLOPT_AWS_SIGV4, o->aws_sigv4);
+#else
+            rc = CURLE_NOT_BUILT_IN;
+#endif
+        }
+        if (o->userpwd) RC_SET(CURLOPT_USERPWD, o->userpwd);
         RC_SET(CURLOPT_HTTPHEADER, list);
         RC_SET(CURLOPT_WRITEFUNCTION, rc_write);
         RC_SET(CURLOPT_WRITEDATA, (void *)&sink);
@@ -325,6 +372,7 @@ int rc_post(rc_client *client, const char *url, const char *const *headers, size
         curl_easy_reset(h); /* drop pointers to the header list and the sink before they go away */
         rc_wipe_free_slist(list);
         free(sink.buf);
+        free(sink.hbuf);
         out->curl_code = rc == CURLE_OUT_OF_MEMORY || rc == CURLE_OK ? CURLE_OUT_OF_MEMORY : -1;
         out->error_name = rc_error_name(out->curl_code);
         return out->curl_code;
@@ -342,6 +390,7 @@ int rc_post(rc_client *client, const char *url, const char *const *headers, size
     curl_easy_setopt(h, CURLOPT_WRITEDATA, (void *)NULL);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, (void *)NULL);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)NULL);
+    if (o->userpwd) curl_easy_setopt(h, CURLOPT_USERPWD, (const char *)NULL);
     rc_wipe_free_slist(list);
 
     client->connections_opened += connects;
@@ -358,8 +407,14 @@ int rc_post(rc_client *client, const char *url, const char *const *headers, size
             out->body_len = sink.len;
             sink.buf = NULL;
         }
+        if (sink.capture_headers && sink.hbuf) {
+            out->headers = sink.hbuf;
+            out->headers_len = sink.hlen;
+            sink.hbuf = NULL;
+        }
     }
     free(sink.buf);
+    free(sink.hbuf);
     return out->curl_code;
 }
 
@@ -368,4 +423,7 @@ void rc_response_free(rc_response *response) {
     free(response->body);
     response->body = NULL;
     response->body_len = 0;
+    free(response->headers);
+    response->headers = NULL;
+    response->headers_len = 0;
 }

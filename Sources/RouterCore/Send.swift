@@ -102,17 +102,15 @@ public enum Send {
             err.line("router send: no Slack destination configured: set SLACK_WEBHOOK_URL (an incoming webhook) or SLACK_BOT_TOKEN")
             return ExitStatus.config
         }
-        let engine: RuleEngine
-        do {
-            engine = try RuleEngine(directory: options.rulesDirectory, limits: options.limits)
-        } catch {
-            for e in error.errors { err.line(e.description) }
-            return ExitStatus.ruleError
-        }
-        let missing = LiteralCheck.missingDestinations(rulesDirectory: options.rulesDirectory, destinations: destinations)
-        if !missing.isEmpty {
-            for m in missing { err.line(m) }
-            return ExitStatus.config
+        let intake: Intake
+        switch Intake.load(
+            rulesDirectory: options.rulesDirectory, destinations: destinations, fallbackChannel: options.fallbackChannel,
+            limits: options.limits)
+        {
+        case .success(let i): intake = i
+        case .failure(let e):
+            for line in e.lines { err.line(line) }
+            return e.kind == .rules ? ExitStatus.ruleError : ExitStatus.config
         }
         let queue: DeliveryQueue
         do {
@@ -121,57 +119,33 @@ public enum Send {
             err.line("router send: cannot open the delivery queue in \(options.dataDirectory): \(error)")
             return ExitStatus.config
         }
-        let context = EvaluationContext(now: Timestamps.now(), mode: "live", fallbackChannel: options.fallbackChannel)
+        let now = Timestamps.now()
         var sawRuleError = false, sawInputError = false
         var counts = (findings: 0, dropped: 0, unrouted: 0, queued: 0, duplicates: 0)
 
         for input in options.inputs {
             var batch: [NewDelivery] = []
             InputReader.forEachItem(fromPath: input, limits: options.inputLimits) { (item: InputItem) in
-                guard let finding = item.finding else {
+                let r = intake.route(item, now: now)
+                if let e = r.inputError {
                     sawInputError = true
-                    err.line("\(item.source): \(item.error!.kind.rawValue): \(item.error!.message)")
+                    err.line(e)
                     return
                 }
                 counts.findings += 1
-                var evaluation = engine.evaluate(finding, context: context)
-                if evaluation.dropped != nil {
+                if r.droppedBy != nil {
                     counts.dropped += 1
                     return
                 }
-                if evaluation.unrouted {
+                if r.unrouted {
                     counts.unrouted += 1
-                    err.line("unrouted: finding \(finding.id) \(finding.type) from \(item.source)")
-                    if let channel = options.fallbackChannel {
-                        evaluation.deliveries.append(
-                            RoutedDelivery(
-                                channel: channel, mentions: [], format: "detailed", to: "default", file: nil, fallback: true,
-                                continueRouting: false,
-                                message: SlackRenderer.detailed(finding, mentions: [], note: "Unrouted: no rule claimed this finding.")))
-                    }
+                    err.line("unrouted: finding \(r.findingId ?? "") \(r.findingType ?? "") from \(item.source)")
                 }
-                for e in evaluation.errors {
+                for e in r.ruleErrors {
                     sawRuleError = true
-                    err.line("\(e) (finding \(finding.id) from \(item.source))")
+                    err.line(e)
                 }
-                for d in evaluation.deliveries {
-                    guard let destination = DeliveryPlanner.destination(for: d, in: destinations) else {
-                        // Checked at start-up for literal names; a computed name that is not configured still never
-                        // drops the finding: it goes to the default destination with a note.
-                        sawRuleError = true
-                        err.line("\(d.file ?? "router"): error: \(destinations.missingMessage(to: d.to)) (finding \(finding.id))")
-                        if let fallback = destinations.resolve(to: "default") {
-                            let note = "Rule error: " + destinations.missingMessage(to: d.to)
-                            let message = SlackRenderer.detailed(finding, mentions: d.mentions, note: note)
-                            let redirected = RoutedDelivery(
-                                channel: d.channel ?? options.fallbackChannel, mentions: d.mentions, format: "detailed",
-                                to: "default", file: d.file, fallback: true, continueRouting: false, message: message)
-                            batch.append(DeliveryPlanner.newDelivery(redirected, finding: finding, destination: fallback))
-                        }
-                        continue
-                    }
-                    batch.append(DeliveryPlanner.newDelivery(d, finding: finding, destination: destination))
-                }
+                batch += r.deliveries
             }
             // Committed before anything is sent (and, for a server or Lambda, before the input is acknowledged).
             do {

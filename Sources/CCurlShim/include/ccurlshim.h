@@ -42,7 +42,29 @@ typedef struct rc_response {
     long new_connections;
     /** Seconds the transfer took. */
     double total_time;
+    /** With `capture_headers`: the final response's header lines ("Name: value\r\n" each, malloc'd,
+     *  NUL-terminated), else NULL. */
+    char *headers;
+    size_t headers_len;
 } rc_response;
+
+/** Options of rc_request; zero-initialise and set what differs. */
+typedef struct rc_request_options {
+    /** "GET" or "POST" (NULL: POST). */
+    const char *method;
+    /** Bound on connecting (incl. TLS); 0: libcurl's default. */
+    long connect_timeout_ms;
+    /** Bound on the whole transfer; 0: none (the Lambda Runtime API's long poll must not time out). */
+    long total_timeout_ms;
+    /** Response bodies beyond this many bytes are discarded (`body_truncated`); 0: RC_MAX_BODY. */
+    size_t max_body;
+    /** 1: keep the final response's header lines in `headers`. */
+    int capture_headers;
+    /** libcurl's CURLOPT_AWS_SIGV4 provider string (e.g. "aws:amz:eu-west-1:dynamodb"), or NULL. */
+    const char *aws_sigv4;
+    /** "ACCESS_KEY:SECRET_KEY" for aws_sigv4 (wiped from libcurl's handle after the request), or NULL. */
+    const char *userpwd;
+} rc_request_options;
 
 /** A new client, or NULL when libcurl could not be initialised. Calls curl_global_init once per process. */
 rc_client *rc_client_new(void);
@@ -58,7 +80,14 @@ void rc_client_free(rc_client *client);
 int rc_post(rc_client *client, const char *url, const char *const *headers, size_t nheaders, const void *body,
             size_t len, long connect_timeout_ms, long total_timeout_ms, rc_response *out);
 
-/** Frees the body of a response filled by rc_post. */
+/**
+ * One request with options (see rc_request_options); `body` is sent for POST only. Same contract as rc_post
+ * otherwise: fills `*out` (call rc_response_free afterwards) and returns `out->curl_code`.
+ */
+int rc_request(rc_client *client, const char *url, const char *const *headers, size_t nheaders, const void *body,
+               size_t len, const rc_request_options *options, rc_response *out);
+
+/** Frees the body and headers of a response filled by rc_post or rc_request. */
 void rc_response_free(rc_response *response);
 
 /** Connections this client has opened so far (all requests). */

@@ -1,0 +1,117 @@
+import RouterDelivery
+import RouterFinding
+import RouterRules
+import RouterSlack
+
+/// What routing one input item produced: the deliveries to commit to the queue, and what to report.
+public struct IntakeResult: Sendable {
+    /// The finding's id, nil when the item was an input error.
+    public var findingId: String?
+    public var findingType: String?
+    /// Where the item came from (`InputItem.source`).
+    public var source: String
+    /// The SQS `messageId` (or SNS `MessageId`) that carried it.
+    public var recordId: String?
+    public var deliveries: [NewDelivery] = []
+    /// The rule file whose filter dropped it.
+    public var droppedBy: String?
+    public var unrouted = false
+    /// `file:line: error: ...` lines, each naming the finding.
+    public var ruleErrors: [String] = []
+    /// `source: kind: message` when the item was not a usable finding.
+    public var inputError: String?
+
+    public init(source: String, recordId: String?) {
+        self.source = source
+        self.recordId = recordId
+    }
+}
+
+/// Routes findings into queue entries: the part `router send`, the server and the Lambda share. Rule errors never
+/// lose a finding (the engine's fallback delivery, or the default destination with a note when a computed `to` is
+/// not configured); an unrouted finding goes to the fallback channel when one is set.
+///
+/// Not thread-safe (the rule engine is one Lua state): callers serialise `route`.
+public final class Intake {
+    public let engine: RuleEngine
+    public let destinations: DestinationSet
+    public let fallbackChannel: String?
+
+    public init(engine: RuleEngine, destinations: DestinationSet, fallbackChannel: String?) {
+        self.engine = engine
+        self.destinations = destinations
+        self.fallbackChannel = fallbackChannel
+    }
+
+    /// Loads the rules and checks that every literal `to = "name"` is configured: the start-up check of every runtime.
+    /// Returns the `file:line: error:` lines on failure.
+    public static func load(
+        rulesDirectory: String, destinations: DestinationSet, fallbackChannel: String?, limits: RuleLimits = .default
+    ) -> Result<Intake, IntakeLoadError> {
+        let engine: RuleEngine
+        do {
+            engine = try RuleEngine(directory: rulesDirectory, limits: limits)
+        } catch {
+            return .failure(IntakeLoadError(kind: .rules, lines: error.errors.map(\.description)))
+        }
+        let missing = LiteralCheck.missingDestinations(rulesDirectory: rulesDirectory, destinations: destinations)
+        if !missing.isEmpty { return .failure(IntakeLoadError(kind: .destinations, lines: missing)) }
+        return .success(Intake(engine: engine, destinations: destinations, fallbackChannel: fallbackChannel))
+    }
+
+    public func route(_ item: InputItem, now: Double) -> IntakeResult {
+        var result = IntakeResult(source: item.source, recordId: item.recordId)
+        guard let finding = item.finding else {
+            let e = item.error!
+            result.inputError = "\(item.source): \(e.kind.rawValue): \(e.message)"
+            return result
+        }
+        result.findingId = finding.id
+        result.findingType = finding.type
+        let context = EvaluationContext(now: now, mode: "live", fallbackChannel: fallbackChannel)
+        var evaluation = engine.evaluate(finding, context: context)
+        if let drop = evaluation.dropped {
+            result.droppedBy = drop.file
+            return result
+        }
+        if evaluation.unrouted {
+            result.unrouted = true
+            if let channel = fallbackChannel {
+                evaluation.deliveries.append(
+                    RoutedDelivery(
+                        channel: channel, mentions: [], format: "detailed", to: "default", file: nil, fallback: true,
+                        continueRouting: false,
+                        message: SlackRenderer.detailed(finding, mentions: [], note: "Unrouted: no rule claimed this finding.")))
+            }
+        }
+        for e in evaluation.errors {
+            result.ruleErrors.append("\(e) (finding \(finding.id) from \(item.source))")
+        }
+        for d in evaluation.deliveries {
+            guard let destination = DeliveryPlanner.destination(for: d, in: destinations) else {
+                // Checked at start-up for literal names; a computed name that is not configured still never drops the
+                // finding: it goes to the default destination with a note.
+                result.ruleErrors.append(
+                    "\(d.file ?? "router"): error: \(destinations.missingMessage(to: d.to)) (finding \(finding.id))")
+                if let fallback = destinations.resolve(to: "default") {
+                    let note = "Rule error: " + destinations.missingMessage(to: d.to)
+                    let message = SlackRenderer.detailed(finding, mentions: d.mentions, note: note)
+                    let redirected = RoutedDelivery(
+                        channel: d.channel ?? fallbackChannel, mentions: d.mentions, format: "detailed", to: "default",
+                        file: d.file, fallback: true, continueRouting: false, message: message)
+                    result.deliveries.append(DeliveryPlanner.newDelivery(redirected, finding: finding, destination: fallback))
+                }
+                continue
+            }
+            result.deliveries.append(DeliveryPlanner.newDelivery(d, finding: finding, destination: destination))
+        }
+        return result
+    }
+}
+
+public struct IntakeLoadError: Error, Sendable {
+    public enum Kind: Sendable { case rules, destinations }
+    public var kind: Kind
+    /// `file:line: error: ...` lines.
+    public var lines: [String]
+}
