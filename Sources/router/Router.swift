@@ -1,14 +1,33 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import RouterCore
 import RouterDelivery
 import RouterRules
 
+/// Runs `router lambda` when started as a Lambda custom runtime's `bootstrap` (no arguments, `AWS_LAMBDA_RUNTIME_API`
+/// set); otherwise the command line decides.
 @main
-struct Router: ParsableCommand {
+enum Main {
+    static func main() async {
+        let args = CommandLine.arguments
+        let name = args.first.map { $0.split(separator: "/").last.map(String.init) ?? $0 } ?? ""
+        if name == "bootstrap" && args.count == 1 && getenv("AWS_LAMBDA_RUNTIME_API") != nil {
+            await Router.main(["lambda"])
+        } else {
+            await Router.main()
+        }
+    }
+}
+
+struct Router: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "router",
         abstract: "Routes AWS GuardDuty findings to Slack through your Lua filter and route rules.",
-        subcommands: [Test.self, Send.self, Check.self, Dlq.self, Bench.self, BenchQueue.self]
+        subcommands: [
+            Test.self, Send.self, Check.self, Dlq.self, LambdaCommand.self, Serve.self, Bench.self, BenchQueue.self,
+        ]
     )
 }
 
