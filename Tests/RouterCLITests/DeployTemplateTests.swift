@@ -1,0 +1,73 @@
+import Foundation
+import XCTest
+
+/// `deploy/template.yaml` passes the independent CloudFormation linter (PyPI `cfn-lint`, installed by scripts/test.sh
+/// and found through `ROUTER_TEST_CFN_LINT`), and keeps the Slack secret out of the template's text.
+final class DeployTemplateTests: XCTestCase {
+    static let template = Paths.root.appendingPathComponent("deploy/template.yaml")
+
+    func cfnLint() throws -> String {
+        if let path = ProcessInfo.processInfo.environment["ROUTER_TEST_CFN_LINT"], FileManager.default.isExecutableFile(atPath: path) {
+            return path
+        }
+        if ProcessInfo.processInfo.environment["CI"] == "true" {
+            XCTFail("cfn-lint is missing: scripts/test.sh installs it and exports ROUTER_TEST_CFN_LINT")
+        }
+        throw XCTSkip("cfn-lint not available (run through scripts/test.sh)")
+    }
+
+    func lint(_ file: URL, linter: String) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: linter)
+        p.arguments = ["--format", "parseable", file.path]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    func testTemplatePassesCfnLint() throws {
+        let linter = try cfnLint()
+        let r = try lint(Self.template, linter: linter)
+        XCTAssertEqual(r.status, 0, r.output)
+    }
+
+    /// The linter really reads the template: the same template referring to a parameter that does not exist is refused.
+    func testLinterRejectsABrokenCopy() throws {
+        let linter = try cfnLint()
+        let text = try String(contentsOf: Self.template, encoding: .utf8)
+        XCTAssertTrue(text.contains("MaximumRetryAttempts: !Ref RetryAttempts"))
+        let broken = FileManager.default.temporaryDirectory.appendingPathComponent("template-\(UUID().uuidString).yaml")
+        defer { try? FileManager.default.removeItem(at: broken) }
+        try text.replacingOccurrences(of: "MaximumRetryAttempts: !Ref RetryAttempts", with: "MaximumRetryAttempts: !Ref NoSuchParameter")
+            .write(to: broken, atomically: true, encoding: .utf8)
+        let r = try lint(broken, linter: linter)
+        XCTAssertNotEqual(r.status, 0, "cfn-lint accepted a template with an undefined reference:\n\(r.output)")
+    }
+
+    /// What the template sets up, and that the secret parameters are NoEcho and empty by default.
+    func testTemplateShape() throws {
+        let text = try String(contentsOf: Self.template, encoding: .utf8)
+        for needle in [
+            "Type: AWS::GuardDuty::Detector", "FindingPublishingFrequency: !Ref FindingPublishingFrequency",
+            "source: [aws.guardduty]", "detail-type: [GuardDuty Finding]", "Runtime: provided.al2023",
+            "Handler: bootstrap", "OnFailure:", "Type: AWS::SQS::Queue", "{{resolve:secretsmanager:",
+        ] {
+            XCTAssertTrue(text.contains(needle), "template lacks \(needle)")
+        }
+        for secret in ["SlackWebhookUrl:", "SlackBotToken:"] {
+            guard let start = text.range(of: "  " + secret + "\n") else {
+                XCTFail("no parameter \(secret)")
+                continue
+            }
+            let block = text[start.upperBound...].split(separator: "\n").prefix(4).joined(separator: "\n")
+            XCTAssertTrue(block.contains("NoEcho: true"), "\(secret) is not NoEcho:\n\(block)")
+            XCTAssertTrue(block.contains("Default: \"\""), "\(secret) must default to empty:\n\(block)")
+        }
+        XCTAssertFalse(text.contains("hooks.slack.com/services/T"), "a webhook URL in the template text")
+        XCTAssertFalse(text.contains("xoxb-1"), "a bot token in the template text")
+    }
+}
