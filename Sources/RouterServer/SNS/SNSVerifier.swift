@@ -79,7 +79,7 @@ public final class SNSVerifier: @unchecked Sendable {
             throw SNSError("SNS message from the future: Timestamp \(clip(m.timestamp))")
         }
         try checkAllowed(m.signingCertURL, field: "SigningCertURL")
-        guard let signatureBytes = Data(base64Encoded: m.signature), !signatureBytes.isEmpty else {
+        guard let signatureBytes = SNSBase64.decode(m.signature) else {
             throw SNSError("SNS signature: Signature is not valid base64")
         }
         let cached = try certificateKey(m.signingCertURL)
