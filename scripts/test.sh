@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: system packages, a Python virtual environment with the independent Slack Block Kit
-# validator (PyPI slack-sdk) and an independent SNS signer (PyPI moto[server]), then every Swift test (unit, sandbox, binary and, when ../shared/corpus exists,
-# the corpus checks).
+# validator (PyPI slack-sdk) and an independent SNS signer (PyPI moto[server]), then every Swift test (unit,
+# sandbox, binary and, when ../shared/corpus exists, the corpus checks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
