@@ -313,6 +313,26 @@ public final class DeliveryQueue: @unchecked Sendable {
         try withDB("read delivery") { db throws(SQLiteError) in try Self.load(db, id: id) }
     }
 
+    /// Where deliveries stand, by idempotency key (keys not stored are absent): what a runtime checks after a drain
+    /// to answer for the deliveries of one event. Reads no payloads.
+    public func statuses(keys: [String]) throws(QueueError) -> [String: DeliveryStatus] {
+        if keys.isEmpty { return [:] }
+        return try withDB("read statuses") { db throws(SQLiteError) in
+            var out: [String: DeliveryStatus] = [:]
+            for key in Set(keys) {
+                let status = try db.first(
+                    "SELECT id, state, attempts, last_error FROM deliveries WHERE key = ?1", [.text(key)]
+                ) { s in
+                    DeliveryStatus(
+                        id: s.int64(0), state: DeliveryState(rawValue: s.string(1) ?? "") ?? .pending,
+                        attempts: Int(s.int64(2)), lastError: s.string(3))
+                }
+                if let status { out[key] = status }
+            }
+            return out
+        }
+    }
+
     // MARK: - Dead letter
 
     /// The dead-lettered deliveries, oldest first.
