@@ -12,6 +12,7 @@ import RouterRules
 ///   quarter of an invocation's time is kept).
 /// - `ROUTER_LAMBDA_SLACK_TIMEOUT_MS`: the longest Slack request (default 10000; shorter when the invocation has
 ///   less time).
+/// - `ROUTER_SLACK_RATE` (messages per second per channel, default 1) and `ROUTER_SLACK_BURST` (default 3): pacing.
 /// - `ROUTER_FALLBACK_CHANNEL`: channel for unrouted findings and rule-error fallbacks.
 /// - Slack destinations: `SLACK_WEBHOOK_URL`, `SLACK_BOT_TOKEN` (+ `SLACK_API_URL`), `SLACK_WEBHOOK_URL_<NAME>`.
 public struct LambdaConfig: Sendable {
@@ -63,6 +64,24 @@ public struct LambdaConfig: Sendable {
                         errorMessage: "\(name) must be milliseconds between \(Int(low)) and \(Int(high)), not '\(text.prefix(40))'"))
             }
             config[keyPath: keyPath] = ms / 1000
+        }
+        if let text = value("ROUTER_SLACK_RATE") {
+            guard let rate = Double(text), rate.isFinite, rate > 0, rate <= 10_000 else {
+                return .failure(
+                    LambdaErrorReport(
+                        errorType: "Runtime.ConfigInvalid",
+                        errorMessage: "ROUTER_SLACK_RATE must be messages per second above 0 (at most 10000), not '\(text.prefix(40))'"))
+            }
+            config.policy.ratePerSecond = rate
+        }
+        if let text = value("ROUTER_SLACK_BURST") {
+            guard let burst = Int(text), burst >= 1, burst <= 10_000 else {
+                return .failure(
+                    LambdaErrorReport(
+                        errorType: "Runtime.ConfigInvalid",
+                        errorMessage: "ROUTER_SLACK_BURST must be a whole number of messages from 1 to 10000, not '\(text.prefix(40))'"))
+            }
+            config.policy.burst = burst
         }
         return .success(config)
     }

@@ -38,7 +38,8 @@ public enum LambdaRuntime {
         }
         let queue: DeliveryQueue
         do {
-            queue = try DeliveryQueue(directory: config.dataDirectory)
+            // /tmp does not outlive the instance: commits need to survive the process, not a power loss.
+            queue = try DeliveryQueue(directory: config.dataDirectory, durability: .processCrash)
         } catch {
             return .failure(
                 LambdaErrorReport(errorType: "Runtime.ConfigInvalid", errorMessage: "cannot open the delivery queue: \(error)"))
