@@ -17,6 +17,7 @@ ministack and every process it started (the function's bootstrap included). Scen
 """
 
 import argparse
+import base64
 import io
 import json
 import os
@@ -33,6 +34,8 @@ import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 REGION = "us-east-1"
+# The log tails (LogType=Tail) of the synchronous invokes.
+INVOKE_LOGS = []
 
 
 def free_port():
@@ -141,8 +144,9 @@ def create_function(ms, name, code, webhook, data_dir, timeout=10):
 
 def invoke(lam, name, payload):
     t = time.monotonic()
-    r = lam.invoke(FunctionName=name, InvocationType="RequestResponse", Payload=json.dumps(payload).encode())
+    r = lam.invoke(FunctionName=name, InvocationType="RequestResponse", Payload=json.dumps(payload).encode(), LogType="Tail")
     body = r["Payload"].read().decode("utf-8", "replace")
+    INVOKE_LOGS.append(base64.b64decode(r.get("LogResult") or "").decode("utf-8", "replace"))
     return {"functionError": r.get("FunctionError"), "payload": body, "seconds": time.monotonic() - t}
 
 
@@ -241,6 +245,12 @@ def run(scenario, args, ms, workdir):
         result["failedRequestIds"] = sorted(failed)
     else:
         raise SystemExit("unknown scenario " + scenario)
+    # The function's own log lines (JSON objects with a timestamp) as ministack relayed them or returned them.
+    text = ms.log_text() + "\n" + "\n".join(INVOKE_LOGS)
+    ours = [line[line.index('{"timestamp"'):] for line in text.splitlines() if '{"timestamp"' in line]
+    result["functionLogLines"] = len(ours)
+    secret = args.webhook.rstrip("/").rsplit("/", 1)[-1]
+    result["webhookSecretInFunctionLog"] = any(secret in line for line in ours)
     return result
 
 
