@@ -15,7 +15,9 @@ struct LambdaCommand: ParsableCommand {
             Rules from $ROUTER_RULES, else $LAMBDA_TASK_ROOT/rules; Slack destinations as for `router send`; the \
             queue in $ROUTER_DATA_DIR, else /tmp/guardduty-router. ROUTER_LAMBDA_MARGIN_MS (default 1500) is kept \
             free before each invocation's deadline; ROUTER_LAMBDA_SLACK_TIMEOUT_MS (default 10000) bounds one Slack \
-            request. Exit status: 78 after an init error (reported to Lambda), 1 when the Runtime API fails.
+            request. ROUTER_SLACK_RATE and ROUTER_SLACK_BURST pace posts per channel (default 1/s, burst 3); \
+            ROUTER_FALLBACK_CHANNEL takes unrouted findings. \
+            Exit status: 78 after an init error (reported to Lambda), 1 when the Runtime API fails.
             """)
 
     func run() throws {
