@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: system packages, a Python virtual environment with the independent Slack Block Kit
-# validator (PyPI slack-sdk), the CloudFormation linter (cfn-lint) and an independent SNS signer (moto[server]),
-# then every Swift test (unit, sandbox, binary and, when ../shared/corpus exists, the corpus checks).
+# validator (PyPI slack-sdk), the CloudFormation linter (cfn-lint), an independent SNS signer (moto[server]), one
+# with the Lambda emulator (PyPI ministack), the Lambda package, then every Swift test (unit, sandbox, binary, Lambda
+# end to end and, when ../shared/corpus exists, the corpus checks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,17 @@ fi
 export ROUTER_TEST_PYTHON="$PWD/.venv/bin/python"
 export ROUTER_TEST_CFN_LINT="$PWD/.venv/bin/cfn-lint"
 export ROUTER_TEST_MOTO_SERVER="$PWD/.venv/bin/moto_server"
+
+# PyPI ministack (an independent Lambda emulator; it pins botocore, hence its own venv) for the Lambda end-to-end tests.
+if [ ! -x .venv-ministack/bin/python ] || ! .venv-ministack/bin/python -c 'import ministack, boto3' >/dev/null 2>&1; then
+  rm -rf .venv-ministack
+  python3 -m venv .venv-ministack
+  .venv-ministack/bin/pip install --quiet --disable-pip-version-check 'ministack==1.5.33' boto3
+fi
+export ROUTER_TEST_MINISTACK_PYTHON="$PWD/.venv-ministack/bin/python"
+
+# The Lambda package (release build: several minutes the first time); the tests check and run dist/router-lambda.zip.
+scripts/package-lambda.sh
 
 swift build --build-tests
 swift test --skip-build --disable-swift-testing

@@ -32,9 +32,18 @@ public final class DeliveryQueue: @unchecked Sendable {
 
     private let connection: Mutex<SQLiteConnection?>
 
+    /// How commits reach the disk.
+    public enum Durability: Sendable {
+        /// `synchronous=FULL`: every commit is fsynced (survives power loss, not only kill -9). The default.
+        case full
+        /// `synchronous=NORMAL` (WAL): commits survive the process being killed, not an OS crash or power loss; no
+        /// fsync per commit. For a queue whose disk does not outlive the machine anyway (a Lambda's `/tmp`).
+        case processCrash
+    }
+
     /// Opens (creating when needed) `directory/queue.sqlite3`. The directory is created with mode 0700 and the
     /// file with 0600 (SQLite gives its `-wal`/`-shm` files the same mode).
-    public init(directory: String, busyTimeoutMs: Int = 5000) throws(QueueError) {
+    public init(directory: String, busyTimeoutMs: Int = 5000, durability: Durability = .full) throws(QueueError) {
         self.directory = directory
         self.path = directory.hasSuffix("/") ? directory + Self.fileName : directory + "/" + Self.fileName
         try Self.makeDirectory(directory)
@@ -50,7 +59,7 @@ public final class DeliveryQueue: @unchecked Sendable {
             throw Self.queueError(error, path: path, doing: "open")
         }
         do {
-            try Self.configure(db)
+            try Self.configure(db, durability: durability)
             try Self.migrate(db)
         } catch {
             db.close()
@@ -313,6 +322,26 @@ public final class DeliveryQueue: @unchecked Sendable {
         try withDB("read delivery") { db throws(SQLiteError) in try Self.load(db, id: id) }
     }
 
+    /// Where deliveries stand, by idempotency key (keys not stored are absent): what a runtime checks after a drain
+    /// to answer for the deliveries of one event. Reads no payloads.
+    public func statuses(keys: [String]) throws(QueueError) -> [String: DeliveryStatus] {
+        if keys.isEmpty { return [:] }
+        return try withDB("read statuses") { db throws(SQLiteError) in
+            var out: [String: DeliveryStatus] = [:]
+            for key in Set(keys) {
+                let status = try db.first(
+                    "SELECT id, state, attempts, last_error FROM deliveries WHERE key = ?1", [.text(key)]
+                ) { s in
+                    DeliveryStatus(
+                        id: s.int64(0), state: DeliveryState(rawValue: s.string(1) ?? "") ?? .pending,
+                        attempts: Int(s.int64(2)), lastError: s.string(3))
+                }
+                if let status { out[key] = status }
+            }
+            return out
+        }
+    }
+
     // MARK: - Dead letter
 
     /// The dead-lettered deliveries, oldest first.
@@ -481,7 +510,7 @@ public final class DeliveryQueue: @unchecked Sendable {
         }
     }
 
-    private static func configure(_ db: SQLiteConnection) throws(SQLiteError) {
+    private static func configure(_ db: SQLiteConnection, durability: Durability) throws(SQLiteError) {
         // For a new file only (a no-op once it has pages): 8 KiB pages hold three ~2.3 KB deliveries where 4 KiB pages
         // hold one, so the file is about a third smaller and enqueue about a quarter faster.
         try db.exec("PRAGMA page_size = 8192")
@@ -494,8 +523,9 @@ public final class DeliveryQueue: @unchecked Sendable {
                 throw SQLiteError(code: SQLITE_CANTOPEN, message: "cannot use WAL journal mode (got \(mode))")
             }
         }
-        // Per connection: fsync the WAL at every commit (survives power loss, not only kill -9).
-        try db.exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = 67108864;")
+        // Per connection: by default fsync the WAL at every commit (survives power loss, not only kill -9).
+        let synchronous = durability == .full ? "FULL" : "NORMAL"
+        try db.exec("PRAGMA synchronous = \(synchronous); PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = 67108864;")
     }
 
     private static let migrations: [String] = [

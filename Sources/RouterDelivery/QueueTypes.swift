@@ -81,3 +81,19 @@ public struct QueueError: Error, Sendable, CustomStringConvertible {
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }
+
+/// Where one delivery stands (``DeliveryQueue/statuses(keys:)``), without its payload.
+public struct DeliveryStatus: Sendable, Equatable {
+    public var id: Int64
+    public var state: DeliveryState
+    public var attempts: Int
+    /// The last failure (`channel_not_found (HTTP 404)`, `gave up after 3 attempts: http_503`, ...), nil if none.
+    public var lastError: String?
+
+    public init(id: Int64, state: DeliveryState, attempts: Int, lastError: String?) {
+        self.id = id
+        self.state = state
+        self.attempts = attempts
+        self.lastError = lastError
+    }
+}

@@ -1,1 +1,97 @@
 import RouterCore
+import RouterDelivery
+
+/// The custom runtime: init (configuration, rules, queue), then the `next` -> handle -> answer loop, each
+/// invocation answered exactly once.
+public enum LambdaRuntime {
+    /// Exit statuses of ``run(environment:api:transport:clock:log:)``.
+    public enum Exit {
+        /// The in-memory API ran out of events.
+        public static let finished: Int32 = 0
+        /// The Runtime API failed (Lambda replaces the environment).
+        public static let apiFailure: Int32 = 1
+        /// Init failed and was reported with `POST /runtime/init/error`.
+        public static let initFailed: Int32 = 78
+    }
+
+    /// Builds the handler from the environment, or the init error to report.
+    public static func initialise(
+        environment env: [String: String], transport: SlackTransport? = nil, clock: RouterClock = SystemClock(),
+        log: LambdaLog
+    ) -> Result<LambdaHandler, LambdaErrorReport> {
+        let config: LambdaConfig
+        switch LambdaConfig.fromEnvironment(env) {
+        case .success(let c): config = c
+        case .failure(let e): return .failure(e)
+        }
+        log.setSecrets(config.destinations.secrets)
+        let intake: Intake
+        switch Intake.load(
+            rulesDirectory: config.rulesDirectory, destinations: config.destinations,
+            fallbackChannel: config.fallbackChannel, limits: config.limits)
+        {
+        case .success(let i): intake = i
+        case .failure(let e):
+            let what = e.kind == .rules ? "rules in \(config.rulesDirectory) do not load" : "rules name destinations that are not configured"
+            return .failure(
+                LambdaErrorReport(errorType: "Runtime.ConfigInvalid", errorMessage: what + ":\n" + e.lines.joined(separator: "\n")))
+        }
+        let queue: DeliveryQueue
+        do {
+            // /tmp does not outlive the instance: commits need to survive the process, not a power loss.
+            queue = try DeliveryQueue(directory: config.dataDirectory, durability: .processCrash)
+        } catch {
+            return .failure(
+                LambdaErrorReport(errorType: "Runtime.ConfigInvalid", errorMessage: "cannot open the delivery queue: \(error)"))
+        }
+        return .success(LambdaHandler(config: config, intake: intake, queue: queue, log: log, transport: transport, clock: clock))
+    }
+
+    /// Runs until the Runtime API fails (or, in memory, runs out of events). Returns the process exit status.
+    public static func run(
+        environment env: [String: String], api: LambdaRuntimeAPI, transport: SlackTransport? = nil,
+        clock: RouterClock = SystemClock(), log: LambdaLog = LambdaLog()
+    ) -> Int32 {
+        let handler: LambdaHandler
+        switch initialise(environment: env, transport: transport, clock: clock, log: log) {
+        case .success(let h): handler = h
+        case .failure(let report):
+            for line in report.errorMessage.split(separator: "\n") {
+                log.error("init failed", [("errorType", report.errorType), ("error", String(line))])
+            }
+            do {
+                try api.initError(report)
+            } catch {
+                log.error("cannot report the init error", [("error", error.message)])
+            }
+            return Exit.initFailed
+        }
+        while true {
+            let invocation: LambdaInvocation
+            do {
+                invocation = try api.next()
+            } catch {
+                log.requestId = nil
+                if error.kind == .finished { return Exit.finished }
+                log.error("Runtime API failed; exiting", [("error", error.message)])
+                return Exit.apiFailure
+            }
+            log.requestId = invocation.requestId
+            let outcome = handler.handle(invocation)
+            do {
+                switch outcome {
+                case .response(let body): try api.respond(requestId: invocation.requestId, body: body)
+                case .error(let report): try api.fail(requestId: invocation.requestId, error: report)
+                }
+            } catch {
+                if case .transport = error.kind {
+                    log.error("cannot answer the invocation; exiting", [("error", error.message)])
+                    return Exit.apiFailure
+                }
+                // Refused (already answered, too large, ...): Lambda reports the invocation; carry on.
+                log.error("the Runtime API refused the answer", [("error", error.message)])
+            }
+            log.requestId = nil
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import RouterCore
+import RouterDelivery
+import RouterFinding
+import RouterRules
+
+/// What the Lambda runtime reads from its environment at init.
+///
+/// - `ROUTER_RULES`: the rules directory (default `$LAMBDA_TASK_ROOT/rules`, else `./rules`).
+/// - `ROUTER_DATA_DIR`: the delivery queue's directory (default `/tmp/guardduty-router`: one per warm instance,
+///   so a retried event whose deliveries were already posted is not posted again by that instance).
+/// - `ROUTER_LAMBDA_MARGIN_MS`: time kept free before the invocation deadline to answer (default 1500; at most a
+///   quarter of an invocation's time is kept).
+/// - `ROUTER_LAMBDA_SLACK_TIMEOUT_MS`: the longest Slack request (default 10000; shorter when the invocation has
+///   less time).
+/// - `ROUTER_SLACK_RATE` (messages per second per channel, default 1) and `ROUTER_SLACK_BURST` (default 3): pacing.
+/// - `ROUTER_FALLBACK_CHANNEL`: channel for unrouted findings and rule-error fallbacks.
+/// - Slack destinations: `SLACK_WEBHOOK_URL`, `SLACK_BOT_TOKEN` (+ `SLACK_API_URL`), `SLACK_WEBHOOK_URL_<NAME>`.
+public struct LambdaConfig: Sendable {
+    public var rulesDirectory: String
+    public var dataDirectory: String
+    public var fallbackChannel: String?
+    public var destinations: DestinationSet
+    /// Seconds kept free before the deadline (before capping to a quarter of the invocation's time).
+    public var margin: Double = 1.5
+    /// Longest Slack request, seconds.
+    public var slackTimeoutCap: Double = 10
+    public var limits: RuleLimits = .default
+    /// SQS batches and synchronous invokes can carry up to 6 MB.
+    public var inputLimits = InputLimits(maxBytes: CurlLambdaRuntimeAPI.maxEventBytes)
+    public var policy: DeliveryPolicy = .default
+
+    public init(rulesDirectory: String, dataDirectory: String, destinations: DestinationSet) {
+        self.rulesDirectory = rulesDirectory
+        self.dataDirectory = dataDirectory
+        self.destinations = destinations
+    }
+
+    public static let defaultDataDirectory = "/tmp/guardduty-router"
+
+    /// The configuration, or the init error to report (`Runtime.ConfigInvalid`).
+    public static func fromEnvironment(_ env: [String: String]) -> Result<LambdaConfig, LambdaErrorReport> {
+        func value(_ name: String) -> String? { env[name].flatMap { $0.isEmpty ? nil : $0 } }
+        let rules = value("ROUTER_RULES") ?? value("LAMBDA_TASK_ROOT").map { $0 + "/rules" } ?? "rules"
+        let destinations = DestinationSet.fromEnvironment(env)
+        if destinations.isEmpty {
+            return .failure(
+                LambdaErrorReport(
+                    errorType: "Runtime.ConfigInvalid",
+                    errorMessage: "no Slack destination configured: set SLACK_WEBHOOK_URL (an incoming webhook) or SLACK_BOT_TOKEN"))
+        }
+        var config = LambdaConfig(
+            rulesDirectory: rules, dataDirectory: value("ROUTER_DATA_DIR") ?? defaultDataDirectory,
+            destinations: destinations)
+        config.fallbackChannel = value("ROUTER_FALLBACK_CHANNEL")
+        for (name, keyPath, low, high) in [
+            ("ROUTER_LAMBDA_MARGIN_MS", \LambdaConfig.margin, 0.0, 60_000.0),
+            ("ROUTER_LAMBDA_SLACK_TIMEOUT_MS", \LambdaConfig.slackTimeoutCap, 100.0, 60_000.0),
+        ] {
+            guard let text = value(name) else { continue }
+            guard let ms = Double(text), ms.isFinite, ms >= low, ms <= high else {
+                return .failure(
+                    LambdaErrorReport(
+                        errorType: "Runtime.ConfigInvalid",
+                        errorMessage: "\(name) must be milliseconds between \(Int(low)) and \(Int(high)), not '\(text.prefix(40))'"))
+            }
+            config[keyPath: keyPath] = ms / 1000
+        }
+        if let text = value("ROUTER_SLACK_RATE") {
+            guard let rate = Double(text), rate.isFinite, rate > 0, rate <= 10_000 else {
+                return .failure(
+                    LambdaErrorReport(
+                        errorType: "Runtime.ConfigInvalid",
+                        errorMessage: "ROUTER_SLACK_RATE must be messages per second above 0 (at most 10000), not '\(text.prefix(40))'"))
+            }
+            config.policy.ratePerSecond = rate
+        }
+        if let text = value("ROUTER_SLACK_BURST") {
+            guard let burst = Int(text), burst >= 1, burst <= 10_000 else {
+                return .failure(
+                    LambdaErrorReport(
+                        errorType: "Runtime.ConfigInvalid",
+                        errorMessage: "ROUTER_SLACK_BURST must be a whole number of messages from 1 to 10000, not '\(text.prefix(40))'"))
+            }
+            config.policy.burst = burst
+        }
+        return .success(config)
+    }
+
+    /// How an invocation with `remaining` seconds spends them: deliveries start until `remaining - stopBefore`;
+    /// each Slack request is bounded by `slackTimeout`, so the last one ends `margin` before the deadline.
+    public func budget(remaining: Double) -> (stopBefore: Double, slackTimeout: Double) {
+        let margin = min(self.margin, max(0, remaining / 4))
+        // A whole number of half seconds, so invocations of one function share a transport (and its connections).
+        let share = ((max(0, remaining - margin) * 0.3) * 2).rounded(.down) / 2
+        let slackTimeout = min(slackTimeoutCap, max(min(1, slackTimeoutCap), share))
+        return (margin + slackTimeout, slackTimeout)
+    }
+}
