@@ -47,6 +47,10 @@ final class EventsHandler: @unchecked Sendable {
     }
 
     func handle(body: [UInt8], snsMessageType: String?) async -> EventsReply {
+        if let bad = UTF8Check.firstInvalidOffset(body) {
+            metrics.inputRejected(kind: InputErrorKind.invalidJSON.rawValue)
+            return .error(400, "invalid_json: the body is not UTF-8 (byte \(bad))")
+        }
         if let snsMessageType { return await handleSNS(body: body, headerType: snsMessageType) }
         return await accept(InputReader.items(fromBytes: body, source: "body", limits: limits))
     }

@@ -29,7 +29,11 @@ final class ServerMetrics: @unchecked Sendable {
         CoreMetrics.Counter(label: name, dimensions: dimensions, factory: factory)
     }
 
-    func dropped(byFile file: String) { counter("router_findings_dropped_total", [("file", file)]).increment() }
+    /// Labelled with the rule file's name (not its directory).
+    func dropped(byFile file: String) {
+        let name = file.split(separator: "/").last.map(String.init) ?? file
+        counter("router_findings_dropped_total", [("file", name)]).increment()
+    }
     func inputRejected(kind: String) { counter("router_inputs_rejected_total", [("kind", kind)]).increment() }
     func reload(ok: Bool) { counter("router_rule_reloads_total", [("result", ok ? "ok" : "failed")]).increment() }
     func httpRequest(status: Int) { counter("router_http_requests_total", [("status", String(status))]).increment() }

@@ -8,7 +8,7 @@ import Glibc
 
 /// One `router serve` child process on a free loopback port (`--listen 127.0.0.1:0`: it prints the bound address),
 /// for one test. Killed (SIGKILL) when the test ends if it is still running.
-final class ServerProcess {
+final class ServerProcess: @unchecked Sendable {
     let process = Process()
     let port: Int
     let stderrURL: URL

@@ -103,7 +103,7 @@ final class ServerTests: XCTestCase {
         let basic = Data("sns:\(ServerProcess.token)".utf8).base64EncodedString()
         let viaBasic = try server.post(Self.finding(id: "auth3"), headers: ["Authorization": "Basic \(basic)"])
         XCTAssertEqual(viaBasic.status, 202, viaBasic.text)
-        XCTAssertEqual(try server.metric("router_http_requests_total", [("status", "401")]), 6)
+        XCTAssertEqual(try server.metric("router_http_requests_total", [("status", "401")]), 7)
         assertNoSecrets(server.stderr)
     }
 
@@ -283,8 +283,8 @@ final class ServerTests: XCTestCase {
         XCTAssertEqual(try fake.requests().count, 0)
         assertNoSecrets(first.stderr)
 
+        XCTAssertTrue(first.stderr.contains("stopped; 5 deliveries stay queued"), first.stderr)
         let second = try start()
-        XCTAssertEqual(try second.metric("router_queue_depth"), 5)
         XCTAssertTrue(try eventually(timeout: 15) { try fake.requests().count >= 5 }, second.stderr)
         XCTAssertEqual(try fake.requests().count, 5)
         XCTAssertTrue(try eventually(timeout: 5) { try second.metric("router_queue_depth") == 0 })

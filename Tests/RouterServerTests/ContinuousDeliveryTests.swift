@@ -21,7 +21,9 @@ final class ContinuousDeliveryTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    func item(_ n: Int) -> NewDelivery {
+    func item(_ n: Int) -> NewDelivery { Self.item(n) }
+
+    static func item(_ n: Int) -> NewDelivery {
         NewDelivery(
             key: "k\(n)", findingId: "f\(n)", findingType: "T", severityLabel: "HIGH", destination: "default", channel: nil,
             payload: Array("{\"text\":\"m\(n)\"}".utf8), textOnlyPayload: nil)
@@ -87,7 +89,7 @@ final class ContinuousDeliveryTests: XCTestCase {
         let results = await withTaskGroup(of: (Int, [EnqueueResult]).self) { group in
             for r in 0..<50 {
                 group.addTask {
-                    let out = await committer.commit([self.item(r * 2), self.item(r * 2 + 1), self.item(0)])
+                    let out = await committer.commit([Self.item(r * 2), Self.item(r * 2 + 1), Self.item(0)])
                     return (r, (try? out.get()) ?? [])
                 }
             }

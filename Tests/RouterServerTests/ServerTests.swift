@@ -61,3 +61,17 @@ final class APIAuthTests: XCTestCase {
         XCTAssertNil(Base64.decode("a*b"))
     }
 }
+
+final class UTF8CheckTests: XCTestCase {
+    func testValidAndInvalid() {
+        XCTAssertNil(UTF8Check.firstInvalidOffset(Array("plain ascii".utf8)))
+        XCTAssertNil(UTF8Check.firstInvalidOffset(Array("é€😀 ok".utf8)))
+        XCTAssertNil(UTF8Check.firstInvalidOffset([]))
+        XCTAssertEqual(UTF8Check.firstInvalidOffset([0x61, 0xC3, 0x28]), 1)  // bad continuation
+        XCTAssertEqual(UTF8Check.firstInvalidOffset([0x61, 0xFF]), 1)
+        XCTAssertEqual(UTF8Check.firstInvalidOffset([0xC0, 0xAF]), 0)  // overlong
+        XCTAssertEqual(UTF8Check.firstInvalidOffset([0xED, 0xA0, 0x80]), 0)  // surrogate
+        XCTAssertEqual(UTF8Check.firstInvalidOffset([0xF4, 0x90, 0x80, 0x80]), 0)  // above U+10FFFF
+        XCTAssertEqual(UTF8Check.firstInvalidOffset([0x61, 0xE2, 0x82]), 1)  // truncated
+    }
+}
