@@ -228,6 +228,43 @@ final class ServerTests: XCTestCase {
         XCTAssertTrue(try eventually(timeout: 10) { try fake.requests().count == 1 })
     }
 
+    // MARK: - SNS
+
+    /// SNS messages whose signature does not verify are refused (403): a forged notification queues nothing and a
+    /// forged subscription confirmation never makes the server fetch its SubscribeURL.
+    func testForgedSNSMessagesAreRefused() throws {
+        let server = try start()
+        let event = String(decoding: Self.finding(id: "sns1"), as: UTF8.self)
+        let notification: JSONValue = [
+            "Type": "Notification", "MessageId": "m-1", "TopicArn": "arn:aws:sns:us-east-1:111122223333:findings",
+            "Message": .string(event), "Timestamp": "2026-01-01T00:00:00.000Z", "SignatureVersion": "2",
+            "Signature": "Zm9yZ2Vk", "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-x.pem",
+        ]
+        var headers = bearer
+        headers["x-amz-sns-message-type"] = "Notification"
+        let forged = try server.post(notification.serializedBytes(), headers: headers)
+        XCTAssertEqual(forged.status, 403, forged.text)
+        XCTAssertEqual(try server.metric("router_findings_received_total"), 0)
+
+        let confirmURL = fake.base + "/confirm-subscription"
+        let confirmation: JSONValue = [
+            "Type": "SubscriptionConfirmation", "MessageId": "m-2", "TopicArn": "arn:aws:sns:us-east-1:111122223333:findings",
+            "Message": "You have chosen to subscribe", "Token": "abc", "SubscribeURL": .string(confirmURL),
+            "Timestamp": "2026-01-01T00:00:00.000Z", "SignatureVersion": "1", "Signature": "Zm9yZ2Vk",
+            "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-x.pem",
+        ]
+        headers["x-amz-sns-message-type"] = "SubscriptionConfirmation"
+        let refused = try server.post(confirmation.serializedBytes(), headers: headers)
+        XCTAssertEqual(refused.status, 403, refused.text)
+        XCTAssertEqual(try fake.requests().count, 0)
+
+        // The header and the message disagree; and the SNS path still needs the API credential.
+        headers["x-amz-sns-message-type"] = "Notification"
+        XCTAssertEqual(try server.post(confirmation.serializedBytes(), headers: headers).status, 400)
+        XCTAssertEqual(try server.post(notification.serializedBytes(), headers: ["x-amz-sns-message-type": "Notification"]).status, 401)
+        XCTAssertEqual(try server.post(Array("{".utf8), headers: headers).status, 400)
+    }
+
     // MARK: - Reload
 
     func testSighupKeepsOldRulesOnErrorAndSwapsInGoodOnes() throws {
