@@ -114,6 +114,25 @@ public enum EventServer {
         }
         hangup.resume()
 
+        // SIGTERM/SIGINT: Hummingbird's service lifecycle stops accepting and waits for requests in flight; a client
+        // that stalls mid-request must not hold the process: exit anyway after `shutdownGrace` seconds (such a request
+        // was never answered 202, so its client sends it again).
+        let watchdogQueue = DispatchQueue(label: "router.server.shutdown")
+        let watchdogs = [SIGTERM, SIGINT].map { sig -> DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: watchdogQueue)
+            source.setEventHandler {
+                watchdogQueue.asyncAfter(deadline: .now() + config.shutdownGrace) {
+                    logger.warning("requests still in flight \(config.shutdownGrace) s after the stop signal: exiting without them")
+                    engine.stop()
+                    exit(0)
+                }
+            }
+            source.resume()
+            return source
+        }
+        defer { for w in watchdogs { w.cancel() } }
+
         let routes = HTTPRoutes(
             events: events, auth: APIAuth(token: config.apiToken, headerName: config.apiKeyHeader), maxBody: config.maxBody,
             metrics: metrics, renderMetrics: { metrics.render(queue: queue) },

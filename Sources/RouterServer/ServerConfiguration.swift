@@ -26,6 +26,8 @@ public struct ServerConfiguration: Sendable {
     public var totalTimeout: Double = 15
     /// How long delivered rows are kept.
     public var deliveredRetention: Double = DeliveryQueue.defaultDeliveredRetention
+    /// After SIGTERM/SIGINT, how long requests in flight may take before the process exits without them.
+    public var shutdownGrace: Double = 8
     /// The process environment (Slack destinations).
     public var environment: [String: String] = [:]
 

@@ -356,6 +356,30 @@ final class ServerTests: XCTestCase {
         _ = restarted
     }
 
+    /// A client that stalls in the middle of its request does not keep the server from exiting within 10 s.
+    func testSigtermExitsWithin10sDespiteAStalledRequest() throws {
+        let server = try start()
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(server.port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let c = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        XCTAssertEqual(c, 0)
+        let partial = Array("POST /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(ServerProcess.token)\r\nContent-Length: 100\r\n\r\n{".utf8)
+        XCTAssertEqual(partial.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }, partial.count)
+        // A round trip on another connection: the server has read the partial request by then.
+        XCTAssertEqual(try server.request("GET", "/healthz").status, 200)
+        let started = Date()
+        server.signal(SIGTERM)
+        XCTAssertEqual(server.waitForExit(timeout: 12), 0, server.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10)
+        XCTAssertTrue(server.stderr.contains("requests still in flight"), server.stderr)
+    }
+
     static func closedPort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
