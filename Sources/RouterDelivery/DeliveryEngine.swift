@@ -31,6 +31,14 @@ public struct DrainSummary: Sendable, Equatable {
     public init() {}
 }
 
+/// One outcome of one delivery attempt, for metrics (`DeliveryEngine`'s `onEvent`).
+public enum DeliveryEvent: Sendable, Equatable {
+    case delivered(destination: String)
+    /// A failed attempt scheduled again; `rateLimited` for a 429.
+    case retried(destination: String, rateLimited: Bool)
+    case deadLettered(destination: String)
+}
+
 /// Sends what the durable queue holds to Slack: lanes (destination + channel) in parallel, one request in flight and
 /// strict order within a lane, each lane paced by a token bucket, a destination held back after a 429 for its
 /// `Retry-After`, retryable failures backed off with full jitter, permanent ones dead-lettered with Slack's code.
@@ -44,7 +52,10 @@ public final class DeliveryEngine: @unchecked Sendable {
     public let policy: DeliveryPolicy
     public let clock: RouterClock
     private let log: @Sendable (String) -> Void
+    private let onEvent: (@Sendable (DeliveryEvent) -> Void)?
     private let owner: String
+    /// Continuous mode: set by `stop()`; `idle` while sleeping with nothing pending (so `wake()` signals only then).
+    private let control = Mutex((stopped: false, idle: false))
 
     private struct Bucket {
         var tokens: Double
@@ -60,14 +71,16 @@ public final class DeliveryEngine: @unchecked Sendable {
     }
 
     private let state = Mutex(State())
-    private let wake = DispatchSemaphore(value: 0)
+    private let wakeUp = DispatchSemaphore(value: 0)
     private let workQueue = DispatchQueue(label: "router.delivery", attributes: .concurrent)
 
     public init(
         queue: DeliveryQueue, destinations: DestinationSet, transport: SlackTransport,
         policy: DeliveryPolicy = .default, clock: RouterClock = SystemClock(),
-        log: @escaping @Sendable (String) -> Void = { _ in }
+        log: @escaping @Sendable (String) -> Void = { _ in },
+        onEvent: (@Sendable (DeliveryEvent) -> Void)? = nil
     ) {
+        self.onEvent = onEvent
         self.queue = queue
         self.destinations = destinations
         self.transport = transport
@@ -99,10 +112,38 @@ public final class DeliveryEngine: @unchecked Sendable {
     /// Delivers until nothing is pending (every delivery delivered or dead-lettered) or `deadline` (Unix seconds)
     /// passes; then waits for requests in flight and returns what happened.
     public func drain(until deadline: Double? = nil) -> DrainSummary {
+        loop(deadline: deadline, continuous: false, finishWithin: nil)
+    }
+
+    /// Continuous mode (the server): delivers what the queue holds and keeps running when it is empty, until `stop()`;
+    /// enqueuers call `wake()` after committing. On stop, waits up to `finishWithin` seconds for requests in flight
+    /// (what is not finished keeps its lease, which the next process releases: it is sent again). Blocks the caller.
+    public func run(finishWithin: Double) -> DrainSummary {
+        loop(deadline: nil, continuous: true, finishWithin: finishWithin)
+    }
+
+    /// New work was committed: an idle continuous `run` looks at the queue now rather than within 0.5 s.
+    public func wake() {
+        let idle = control.withLock { c in
+            let was = c.idle
+            c.idle = false
+            return was
+        }
+        if idle { wakeUp.signal() }
+    }
+
+    /// Ends a continuous `run` (it stops claiming at once).
+    public func stop() {
+        control.withLock { $0.stopped = true }
+        wakeUp.signal()
+    }
+
+    private func loop(deadline: Double?, continuous: Bool, finishWithin: Double?) -> DrainSummary {
         try? queue.releaseStaleLeases(now: clock.now(), isAlive: Self.ownerIsAlive)
         while true {
             let now = clock.now()
             if let deadline, now >= deadline { break }
+            if continuous && control.withLock({ $0.stopped }) { break }
             let (excludedLanes, excludedDestinations, free) = state.withLock { s -> (Set<String>, Set<String>, Int) in
                 var lanes = s.inFlight
                 for (lane, b) in s.buckets where tokens(b, now: now) < 1 { lanes.insert(lane) }
@@ -131,17 +172,24 @@ public final class DeliveryEngine: @unchecked Sendable {
                 workQueue.async { [self] in
                     process(item)
                     state.withLock { s in _ = s.inFlight.remove(lane) }
-                    wake.signal()
+                    wakeUp.signal()
                 }
             }
             if !claimed.isEmpty { continue }
 
             // Nothing to start now: finished, or sleep until something can start.
             let inFlight = state.withLock { $0.inFlight.count }
-            let pending = (try? queue.pendingCount()) ?? 0
-            if inFlight == 0 && pending == 0 { break }
             var next = now + 0.5
-            if let due = try? queue.nextDueTime(), due > now { next = min(next, due) }
+            if continuous {
+                // No COUNT here: it costs in proportion to the pending rows, and a server can hold many.
+                let due = try? queue.nextDueTime()
+                if let due, due > now { next = min(next, due) }
+                if due == nil && inFlight == 0 { control.withLock { $0.idle = true } }
+            } else {
+                let pending = (try? queue.pendingCount()) ?? 0
+                if inFlight == 0 && pending == 0 { break }
+                if let due = try? queue.nextDueTime(), due > now { next = min(next, due) }
+            }
             state.withLock { s in
                 for (_, b) in s.buckets where tokens(b, now: now) < 1 {
                     next = min(next, b.last + (1 - b.tokens) / max(effectiveRate, 1e-6))
@@ -150,11 +198,13 @@ public final class DeliveryEngine: @unchecked Sendable {
             }
             if let deadline { next = min(next, deadline) }
             let wait = max(0.002, next - now)
-            _ = wake.wait(timeout: .now() + .nanoseconds(Int(wait * 1e9)))
+            _ = wakeUp.wait(timeout: .now() + .nanoseconds(Int(wait * 1e9)))
         }
-        // Let requests in flight finish (they are bounded by the transport's timeouts).
+        // Let requests in flight finish (they are bounded by the transport's timeouts, and by `finishWithin`).
+        let giveUp = finishWithin.map { clock.now() + $0 }
         while state.withLock({ !$0.inFlight.isEmpty }) {
-            _ = wake.wait(timeout: .now() + .milliseconds(50))
+            if let giveUp, clock.now() >= giveUp { break }
+            _ = wakeUp.wait(timeout: .now() + .milliseconds(50))
         }
         var summary = state.withLock { $0.summary }
         summary.pending = (try? queue.pendingCount()) ?? 0
@@ -213,6 +263,7 @@ public final class DeliveryEngine: @unchecked Sendable {
             do {
                 try queue.markDelivered(id: item.id, now: now)
                 state.withLock { $0.summary.delivered += 1 }
+                onEvent?(.delivered(destination: item.delivery.destination))
             } catch {
                 log("delivery queue: cannot record delivery \(item.id): \(error)")
             }
@@ -222,7 +273,8 @@ public final class DeliveryEngine: @unchecked Sendable {
                 s.blockedUntil[item.delivery.destination] = max(s.blockedUntil[item.delivery.destination] ?? 0, now + wait)
                 s.summary.rateLimited += 1
             }
-            retry(item, attempts: attempts, at: now + wait, error: "rate_limited (HTTP 429, waiting \(Int(wait.rounded(.up))) s)", now: now)
+            retry(item, attempts: attempts, at: now + wait, error: "rate_limited (HTTP 429, waiting \(Int(wait.rounded(.up))) s)", now: now,
+                rateLimited: true)
         case .retryable(let code):
             let r = state.withLock { s in Double.random(in: 0...1, using: &s.random) }
             retry(item, attempts: attempts, at: now + policy.backoff(attempt: attempts, random: r), error: code, now: now)
@@ -233,6 +285,7 @@ public final class DeliveryEngine: @unchecked Sendable {
                     try queue.markTextOnly(id: item.id)
                     try queue.scheduleRetry(id: item.id, attempts: attempts, nextAttemptAt: now, error: code + " (retrying as text only)", now: now)
                     state.withLock { $0.summary.retries += 1 }
+                    onEvent?(.retried(destination: item.delivery.destination, rateLimited: false))
                 } catch {
                     log("delivery queue: \(error)")
                 }
@@ -242,7 +295,9 @@ public final class DeliveryEngine: @unchecked Sendable {
         }
     }
 
-    private func retry(_ item: QueuedDelivery, attempts: Int, at: Double, error: String, now: Double) {
+    private func retry(
+        _ item: QueuedDelivery, attempts: Int, at: Double, error: String, now: Double, rateLimited: Bool = false
+    ) {
         if attempts >= policy.maxAttempts || now - item.enqueuedAt >= policy.maxAge {
             let why = attempts >= policy.maxAttempts ? "\(attempts) attempts" : "\(Int(now - item.enqueuedAt)) s"
             finish(item, dead: "gave up after \(why): \(error)", attempts: attempts)
@@ -251,6 +306,7 @@ public final class DeliveryEngine: @unchecked Sendable {
         do {
             try queue.scheduleRetry(id: item.id, attempts: attempts, nextAttemptAt: at, error: error, now: now)
             state.withLock { $0.summary.retries += 1 }
+            onEvent?(.retried(destination: item.delivery.destination, rateLimited: rateLimited))
         } catch {
             log("delivery queue: \(error)")
         }
@@ -260,6 +316,7 @@ public final class DeliveryEngine: @unchecked Sendable {
         do {
             try queue.deadLetter(id: item.id, attempts: attempts, error: reason, now: clock.now())
             state.withLock { $0.summary.deadLettered += 1 }
+            onEvent?(.deadLettered(destination: item.delivery.destination))
             log("dead letter: delivery \(item.id) of finding \(item.delivery.findingId) to \(item.delivery.destination)\(item.delivery.channel.map { " " + $0 } ?? ""): \(reason)")
         } catch {
             log("delivery queue: \(error)")
