@@ -79,7 +79,11 @@ public enum EventServer {
         let committer = GroupCommitter(queue: queue, now: { Timestamps.now() }, committed: { engine.wake() })
         let events = EventsHandler(
             rules: rules, committer: committer, metrics: metrics,
-            verifier: SNSVerifier(allowedHosts: config.snsAllowedHosts), limits: config.inputLimits, logger: logger)
+            verifier: SNSVerifier(
+                allowedHosts: config.snsAllowedHosts,
+                // Plain-http loopback entries (tests with a local certificate) need the loopback fetcher.
+                fetch: config.snsAllowedHosts.contains { $0.hasPrefix("http://") }
+                    ? SNSVerifier.loopbackHTTPFetch : SNSVerifier.httpsFetch), limits: config.inputLimits, logger: logger)
 
         // Delivery, continuously, on a thread of its own.
         let engineDone = DispatchSemaphore(value: 0)
