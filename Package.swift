@@ -8,7 +8,10 @@ let package = Package(
     name: "router",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "router", targets: ["router"])
+        .executable(name: "router", targets: ["router"]),
+        // The HTTP server, run by `router serve`: kept out of `router` so the CLI and the Lambda package start
+        // without SwiftNIO, Hummingbird and Foundation.
+        .executable(name: "router-server", targets: ["router-server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -87,13 +90,28 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
             ]
         ),
+        // Option groups shared by the two executables.
+        .target(
+            name: "RouterOptions",
+            dependencies: [
+                "RouterCore", "RouterDelivery", "RouterRules",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "router",
             dependencies: [
                 "RouterCore",
                 "RouterDelivery",
                 "RouterLambda",
-                "RouterServer",
+                "RouterOptions",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "router-server",
+            dependencies: [
+                "RouterCore", "RouterDelivery", "RouterOptions", "RouterServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -15,6 +15,7 @@ if ! command -v wrk >/dev/null; then
   if [ "$(id -u)" = 0 ]; then apt-get install -y wrk >/dev/null; else sudo apt-get install -y wrk >/dev/null; fi
 fi
 swift build -c release --product router >/dev/null
+swift build -c release --product router-server >/dev/null
 bin=$PWD/.build/release/router
 work=$(mktemp -d)
 cleanup() {

@@ -3,6 +3,7 @@ import ArgumentParser
 import Glibc
 #endif
 import RouterCore
+import RouterOptions
 import RouterDelivery
 import RouterRules
 
@@ -29,36 +30,6 @@ struct Router: AsyncParsableCommand {
             Test.self, Send.self, Check.self, Dlq.self, LambdaCommand.self, Serve.self, Bench.self, BenchQueue.self,
         ]
     )
-}
-
-/// Rule sandbox limits, shared by the commands that evaluate rules.
-struct LimitOptions: ParsableArguments {
-    @Option(help: "Lua VM instructions per finding.")
-    var maxInstructions: Int = RuleLimits.default.instructions
-    @Option(help: "Wall-clock milliseconds per finding.")
-    var maxMilliseconds: Int = Int(RuleLimits.default.wallSeconds * 1000)
-    @Option(help: "Lua heap cap in MiB while rules run.")
-    var maxMemoryMib: Int = RuleLimits.default.memoryBytes >> 20
-    @Option(help: "Pattern-matching steps per string.find/match/gsub call.")
-    var maxPatternSteps: Int = RuleLimits.default.patternSteps
-    @Option(help: "Deliveries per finding.")
-    var maxDeliveries: Int = RuleLimits.default.maxDeliveries
-
-    var limits: RuleLimits {
-        var l = RuleLimits()
-        l.instructions = maxInstructions
-        l.wallSeconds = Double(maxMilliseconds) / 1000
-        l.memoryBytes = maxMemoryMib << 20
-        l.maxDeliveries = maxDeliveries
-        l.patternSteps = maxPatternSteps
-        return l
-    }
-
-    func validate() throws {
-        guard maxInstructions > 0, maxMilliseconds > 0, maxMemoryMib > 0, maxDeliveries > 0, maxPatternSteps > 0 else {
-            throw ValidationError("limits must be positive")
-        }
-    }
 }
 
 struct Test: ParsableCommand {
@@ -168,57 +139,6 @@ struct Bench: ParsableCommand {
         options.warmup = max(0, warmup)
         let status = RouterCore.Bench.run(options, out: .standardOutput(), err: .standardError())
         if status != 0 { throw ExitCode(status) }
-    }
-}
-
-/// Where the durable queue lives.
-struct DataOptions: ParsableArguments {
-    @Option(help: "Data directory of the durable delivery queue (default: $ROUTER_DATA_DIR, else $XDG_STATE_HOME/guardduty-router, else ~/.local/state/guardduty-router).")
-    var data: String?
-
-    var directory: String { data ?? defaultDataDirectory(processEnvironment()) }
-}
-
-/// Pacing, retries and timeouts of deliveries.
-struct DeliveryOptions: ParsableArguments {
-    @Option(help: "Messages per second per destination and channel.")
-    var rate: Double = DeliveryPolicy.default.ratePerSecond
-    @Option(help: "Messages a channel may send at once before pacing starts.")
-    var burst: Int = DeliveryPolicy.default.burst
-    @Option(help: "First retry backoff in seconds (exponential with full jitter).")
-    var retryBase: Double = DeliveryPolicy.default.retryBase
-    @Option(help: "Longest retry backoff in seconds.")
-    var retryCap: Double = DeliveryPolicy.default.retryCap
-    @Option(help: "Attempts before a delivery goes to the dead letter.")
-    var maxAttempts: Int = DeliveryPolicy.default.maxAttempts
-    @Option(help: "Seconds after which a failing delivery goes to the dead letter.")
-    var maxAge: Double = DeliveryPolicy.default.maxAge
-    @Option(help: "Longest Retry-After honoured, in seconds.")
-    var retryAfterCap: Double = DeliveryPolicy.default.retryAfterCap
-    @Option(help: "Concurrent requests.")
-    var workers: Int = DeliveryPolicy.default.workers
-    @Option(help: "Connect timeout in seconds.")
-    var connectTimeout: Double = 5
-    @Option(help: "Total request timeout in seconds.")
-    var timeout: Double = 15
-
-    var policy: DeliveryPolicy {
-        var p = DeliveryPolicy()
-        p.ratePerSecond = rate
-        p.burst = burst
-        p.retryBase = retryBase
-        p.retryCap = retryCap
-        p.maxAttempts = maxAttempts
-        p.maxAge = maxAge
-        p.retryAfterCap = retryAfterCap
-        p.workers = workers
-        return p
-    }
-
-    func validate() throws {
-        guard rate > 0, burst >= 1, retryBase > 0, retryCap >= retryBase, maxAttempts >= 1, maxAge > 0, retryAfterCap >= 0,
-            workers >= 1, connectTimeout > 0, timeout > 0
-        else { throw ValidationError("delivery options must be positive (and --retry-cap >= --retry-base)") }
     }
 }
 
