@@ -114,4 +114,7 @@ public struct IntakeLoadError: Error, Sendable {
     public var kind: Kind
     /// `file:line: error: ...` lines.
     public var lines: [String]
+
+    /// The exit status of a command that cannot start: 1 for rules that do not load, 78 for the configuration.
+    public var exitStatus: Int32 { kind == .rules ? ExitStatus.ruleError : ExitStatus.config }
 }

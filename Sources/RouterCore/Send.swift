@@ -99,7 +99,7 @@ public enum Send {
         }
         let destinations = DestinationSet.fromEnvironment(environment)
         if destinations.isEmpty {
-            err.line("router send: no Slack destination configured: set SLACK_WEBHOOK_URL (an incoming webhook) or SLACK_BOT_TOKEN")
+            err.line("router send: " + DestinationSet.noneConfiguredMessage)
             return ExitStatus.config
         }
         let intake: Intake
@@ -110,7 +110,7 @@ public enum Send {
         case .success(let i): intake = i
         case .failure(let e):
             for line in e.lines { err.line(line) }
-            return e.kind == .rules ? ExitStatus.ruleError : ExitStatus.config
+            return e.exitStatus
         }
         let queue: DeliveryQueue
         do {

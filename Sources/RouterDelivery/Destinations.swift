@@ -49,6 +49,10 @@ public struct DestinationSet: Sendable, Equatable {
             })
     }
 
+    /// Why nothing can be sent when `isEmpty`: the one message every runtime prints.
+    public static let noneConfiguredMessage =
+        "no Slack destination configured: set SLACK_WEBHOOK_URL (an incoming webhook) or SLACK_BOT_TOKEN"
+
     public var isEmpty: Bool { defaultWebhook == nil && webAPI == nil && named.isEmpty }
 
     /// Every secret, for redacting text from outside (library messages).

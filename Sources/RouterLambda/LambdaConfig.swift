@@ -46,7 +46,7 @@ public struct LambdaConfig: Sendable {
             return .failure(
                 LambdaErrorReport(
                     errorType: "Runtime.ConfigInvalid",
-                    errorMessage: "no Slack destination configured: set SLACK_WEBHOOK_URL (an incoming webhook) or SLACK_BOT_TOKEN"))
+                    errorMessage: DestinationSet.noneConfiguredMessage))
         }
         var config = LambdaConfig(
             rulesDirectory: rules, dataDirectory: value("ROUTER_DATA_DIR") ?? defaultDataDirectory,

@@ -121,7 +121,7 @@ public final class LambdaHandler {
                 if statuses.values.contains(where: { $0.state != .delivered }) {
                     let deadline = invocation.deadlineMs > 0 ? Double(invocation.deadlineMs) / 1000 : start + 3
                     let budget = config.budget(remaining: deadline - clock.now())
-                    engine(slackTimeout: budget.slackTimeout).drain(until: deadline - budget.stopBefore)
+                    _ = engine(slackTimeout: budget.slackTimeout).drain(until: deadline - budget.stopBefore)
                     statuses = try queue.statuses(keys: keys)
                 }
             } catch {

@@ -45,7 +45,7 @@ public enum EventServer {
         }
         let destinations = DestinationSet.fromEnvironment(config.environment)
         if destinations.isEmpty {
-            err("router serve: no Slack destination configured: set SLACK_WEBHOOK_URL (an incoming webhook) or SLACK_BOT_TOKEN")
+            err("router serve: " + DestinationSet.noneConfiguredMessage)
             return ExitStatus.config
         }
         let intake: Intake
@@ -56,7 +56,7 @@ public enum EventServer {
         case .success(let i): intake = i
         case .failure(let e):
             for line in e.lines { err(line) }
-            return e.kind == .rules ? ExitStatus.ruleError : ExitStatus.config
+            return e.exitStatus
         }
         let queue: DeliveryQueue
         do {
