@@ -43,11 +43,14 @@ public final class Intake {
         self.fallbackChannel = fallbackChannel
     }
 
-    /// Loads the rules and checks that every literal `to = "name"` is configured: the start-up check of every runtime.
-    /// Returns the `file:line: error:` lines on failure.
+    /// The start-up check of every runtime: some destination is configured, the rules load, and every literal
+    /// `to = "name"` is configured. Returns the reason (`file:line: error:` lines for rules) on failure.
     public static func load(
         rulesDirectory: String, destinations: DestinationSet, fallbackChannel: String?, limits: RuleLimits = .default
     ) -> Result<Intake, IntakeLoadError> {
+        if destinations.isEmpty {
+            return .failure(IntakeLoadError(kind: .noDestination, lines: [DestinationSet.noneConfiguredMessage]))
+        }
         let engine: RuleEngine
         do {
             engine = try RuleEngine(directory: rulesDirectory, limits: limits)
@@ -110,7 +113,9 @@ public final class Intake {
 }
 
 public struct IntakeLoadError: Error, Sendable {
-    public enum Kind: Sendable { case rules, destinations }
+    /// `rules`: the rules do not load; `destinations`: a rule names a destination that is not configured;
+    /// `noDestination`: no Slack destination at all.
+    public enum Kind: Sendable { case rules, destinations, noDestination }
     public var kind: Kind
     /// `file:line: error: ...` lines.
     public var lines: [String]

@@ -98,10 +98,6 @@ public enum Send {
             err.flush()
         }
         let destinations = DestinationSet.fromEnvironment(environment)
-        if destinations.isEmpty {
-            err.line("router send: " + DestinationSet.noneConfiguredMessage)
-            return ExitStatus.config
-        }
         let intake: Intake
         switch Intake.load(
             rulesDirectory: options.rulesDirectory, destinations: destinations, fallbackChannel: options.fallbackChannel,

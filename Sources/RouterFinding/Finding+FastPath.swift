@@ -32,23 +32,18 @@ struct DetailMembers {
     var description = Tape.none, createdAt = Tape.none, updatedAt = Tape.none
 
     @inline(__always) mutating func take(_ k: UnsafeBufferPointer<UInt8>, _ v: UInt32) {
-        @inline(__always) func set(_ slot: inout UInt32, _ literal: StaticString) -> Bool {
-            guard slot == Tape.none, Tape.equal(k, literal) else { return false }
-            slot = v
-            return true
-        }
         switch k.count {
-        case 2: _ = set(&id, "id")
-        case 3: _ = set(&arn, "arn")
-        case 4: _ = set(&type, "type")
-        case 5: _ = set(&title, "title")
-        case 6: _ = set(&region, "region")
-        case 7: _ = set(&service, "service")
-        case 8: _ = set(&severity, "severity") || set(&resource, "resource")
+        case 2: _ = Tape.claim(&id, k, "id", v)
+        case 3: _ = Tape.claim(&arn, k, "arn", v)
+        case 4: _ = Tape.claim(&type, k, "type", v)
+        case 5: _ = Tape.claim(&title, k, "title", v)
+        case 6: _ = Tape.claim(&region, k, "region", v)
+        case 7: _ = Tape.claim(&service, k, "service", v)
+        case 8: _ = Tape.claim(&severity, k, "severity", v) || Tape.claim(&resource, k, "resource", v)
         case 9:
-            _ = set(&accountId, "accountId") || set(&createdAt, "createdAt") || set(&updatedAt, "updatedAt")
-                || set(&partition, "partition")
-        case 11: _ = set(&description, "description")
+            _ = Tape.claim(&accountId, k, "accountId", v) || Tape.claim(&createdAt, k, "createdAt", v) || Tape.claim(&updatedAt, k, "updatedAt", v)
+                || Tape.claim(&partition, k, "partition", v)
+        case 11: _ = Tape.claim(&description, k, "description", v)
         default: break
         }
     }
@@ -60,17 +55,12 @@ struct ServiceMembers {
     var archived = Tape.none, additionalInfo = Tape.none
 
     @inline(__always) mutating func take(_ k: UnsafeBufferPointer<UInt8>, _ v: UInt32) {
-        @inline(__always) func set(_ slot: inout UInt32, _ literal: StaticString) -> Bool {
-            guard slot == Tape.none, Tape.equal(k, literal) else { return false }
-            slot = v
-            return true
-        }
         switch k.count {
-        case 5: _ = set(&count, "count")
-        case 6: _ = set(&action, "action")
-        case 8: _ = set(&archived, "archived")
-        case 13: _ = set(&eventLastSeen, "eventLastSeen")
-        case 14: _ = set(&eventFirstSeen, "eventFirstSeen") || set(&additionalInfo, "additionalInfo")
+        case 5: _ = Tape.claim(&count, k, "count", v)
+        case 6: _ = Tape.claim(&action, k, "action", v)
+        case 8: _ = Tape.claim(&archived, k, "archived", v)
+        case 13: _ = Tape.claim(&eventLastSeen, k, "eventLastSeen", v)
+        case 14: _ = Tape.claim(&eventFirstSeen, k, "eventFirstSeen", v) || Tape.claim(&additionalInfo, k, "additionalInfo", v)
         default: break
         }
     }

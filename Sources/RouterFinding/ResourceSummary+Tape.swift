@@ -8,23 +8,18 @@ struct ResourceMembers {
     var rdsDbUserDetails = Tape.none, rdsLimitlessDbDetails = Tape.none, lambdaDetails = Tape.none
 
     @inline(__always) mutating func take(_ k: UnsafeBufferPointer<UInt8>, _ v: UInt32) {
-        @inline(__always) func set(_ slot: inout UInt32, _ literal: StaticString) -> Bool {
-            guard slot == Tape.none, Tape.equal(k, literal) else { return false }
-            slot = v
-            return true
-        }
         switch k.count {
-        case 12: _ = set(&resourceType, "resourceType")
-        case 13: _ = set(&lambdaDetails, "lambdaDetails")
-        case 15: _ = set(&instanceDetails, "instanceDetails") || set(&s3BucketDetails, "s3BucketDetails")
+        case 12: _ = Tape.claim(&resourceType, k, "resourceType", v)
+        case 13: _ = Tape.claim(&lambdaDetails, k, "lambdaDetails", v)
+        case 15: _ = Tape.claim(&instanceDetails, k, "instanceDetails", v) || Tape.claim(&s3BucketDetails, k, "s3BucketDetails", v)
         case 16:
-            _ = set(&accessKeyDetails, "accessKeyDetails") || set(&containerDetails, "containerDetails")
-                || set(&rdsDbUserDetails, "rdsDbUserDetails")
+            _ = Tape.claim(&accessKeyDetails, k, "accessKeyDetails", v) || Tape.claim(&containerDetails, k, "containerDetails", v)
+                || Tape.claim(&rdsDbUserDetails, k, "rdsDbUserDetails", v)
         case 17:
-            _ = set(&eksClusterDetails, "eksClusterDetails") || set(&kubernetesDetails, "kubernetesDetails")
-                || set(&ecsClusterDetails, "ecsClusterDetails")
-        case 20: _ = set(&rdsDbInstanceDetails, "rdsDbInstanceDetails")
-        case 21: _ = set(&rdsLimitlessDbDetails, "rdsLimitlessDbDetails")
+            _ = Tape.claim(&eksClusterDetails, k, "eksClusterDetails", v) || Tape.claim(&kubernetesDetails, k, "kubernetesDetails", v)
+                || Tape.claim(&ecsClusterDetails, k, "ecsClusterDetails", v)
+        case 20: _ = Tape.claim(&rdsDbInstanceDetails, k, "rdsDbInstanceDetails", v)
+        case 21: _ = Tape.claim(&rdsLimitlessDbDetails, k, "rdsLimitlessDbDetails", v)
         default: break
         }
     }

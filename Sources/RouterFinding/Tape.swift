@@ -218,6 +218,16 @@ struct Tape {
         return true
     }
 
+    /// Member scanners' step: stores `value` in `slot` when `key` is `literal` and the slot is still empty (first
+    /// occurrence wins); true when it did.
+    @inline(__always) static func claim(
+        _ slot: inout UInt32, _ key: UnsafeBufferPointer<UInt8>, _ literal: StaticString, _ value: UInt32
+    ) -> Bool {
+        guard slot == none, equal(key, literal) else { return false }
+        slot = value
+        return true
+    }
+
     @inline(__always) static func isASCII(_ a: UnsafeBufferPointer<UInt8>) -> Bool {
         var i = 0
         let n = a.count

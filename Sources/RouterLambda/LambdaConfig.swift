@@ -41,13 +41,8 @@ public struct LambdaConfig: Sendable {
     public static func fromEnvironment(_ env: [String: String]) -> Result<LambdaConfig, LambdaErrorReport> {
         func value(_ name: String) -> String? { env[name].flatMap { $0.isEmpty ? nil : $0 } }
         let rules = value("ROUTER_RULES") ?? value("LAMBDA_TASK_ROOT").map { $0 + "/rules" } ?? "rules"
+        // No destination at all is reported by Intake.load, with the other start-up checks.
         let destinations = DestinationSet.fromEnvironment(env)
-        if destinations.isEmpty {
-            return .failure(
-                LambdaErrorReport(
-                    errorType: "Runtime.ConfigInvalid",
-                    errorMessage: DestinationSet.noneConfiguredMessage))
-        }
         var config = LambdaConfig(
             rulesDirectory: rules, dataDirectory: value("ROUTER_DATA_DIR") ?? defaultDataDirectory,
             destinations: destinations)

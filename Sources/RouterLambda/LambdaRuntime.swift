@@ -32,9 +32,14 @@ public enum LambdaRuntime {
         {
         case .success(let i): intake = i
         case .failure(let e):
-            let what = e.kind == .rules ? "rules in \(config.rulesDirectory) do not load" : "rules name destinations that are not configured"
-            return .failure(
-                LambdaErrorReport(errorType: "Runtime.ConfigInvalid", errorMessage: what + ":\n" + e.lines.joined(separator: "\n")))
+            let lines = e.lines.joined(separator: "\n")
+            let message: String
+            switch e.kind {
+            case .rules: message = "rules in \(config.rulesDirectory) do not load:\n" + lines
+            case .destinations: message = "rules name destinations that are not configured:\n" + lines
+            case .noDestination: message = lines
+            }
+            return .failure(LambdaErrorReport(errorType: "Runtime.ConfigInvalid", errorMessage: message))
         }
         let queue: DeliveryQueue
         do {

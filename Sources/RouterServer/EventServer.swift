@@ -44,10 +44,6 @@ public enum EventServer {
             return ExitStatus.config
         }
         let destinations = DestinationSet.fromEnvironment(config.environment)
-        if destinations.isEmpty {
-            err("router serve: " + DestinationSet.noneConfiguredMessage)
-            return ExitStatus.config
-        }
         let intake: Intake
         switch Intake.load(
             rulesDirectory: config.rulesDirectory, destinations: destinations, fallbackChannel: config.fallbackChannel,
