@@ -65,7 +65,7 @@ let package = Package(
         ),
         .target(
             name: "RouterDelivery",
-            dependencies: ["RouterJSON", "CCurlShim", "CSQLite"],
+            dependencies: ["RouterJSON", "RouterSlack", "CCurlShim", "CSQLite"],
             path: "Sources/RouterDelivery",
             exclude: ["QUEUE-CONTRACT.md"]
         ),
@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(name: "RouterSlackTests", dependencies: ["RouterSlack", "RouterFinding"]),
         .testTarget(name: "RouterCoreTests", dependencies: ["RouterCore"]),
         .testTarget(name: "RouterCLITests", dependencies: ["RouterJSON"]),
-        .testTarget(name: "RouterDeliveryTests", dependencies: ["RouterDelivery", "CCurl", "CCurlShim"]),
+        .testTarget(name: "RouterDeliveryTests", dependencies: ["RouterDelivery", "RouterSlack", "CCurl", "CCurlShim"]),
         .testTarget(name: "RouterLambdaTests", dependencies: ["RouterLambda", "RouterCore", "RouterDelivery"]),
         .testTarget(name: "RouterServerTests", dependencies: ["RouterServer", "RouterCore", "RouterDelivery"]),
     ]

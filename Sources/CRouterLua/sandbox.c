@@ -1272,7 +1272,7 @@ static int read_delivery(rl_engine *e, int idx, int file, int line, int position
     while (lua_next(L, idx)) {
         if (lua_type(L, -2) != LUA_TSTRING) {
             set_error(e, RL_ERR_RESULT, file, line,
-                      "%s has a %s key; allowed keys: channel, mention, format, to, continue", where,
+                      "%s has a %s key; allowed keys: channel, mention, format, to, continue, on_update", where,
                       luaL_typename(L, -2));
             lua_pop(L, 2);
             e->nmentions = first_mention;
@@ -1281,7 +1281,8 @@ static int read_delivery(rl_engine *e, int idx, int file, int line, int position
         const char *k = lua_tostring(L, -2);
         int t = lua_type(L, -1);
         const char *want = NULL;
-        if (strcmp(k, "channel") == 0 || strcmp(k, "format") == 0 || strcmp(k, "to") == 0) {
+        if (strcmp(k, "channel") == 0 || strcmp(k, "format") == 0 || strcmp(k, "to") == 0
+            || strcmp(k, "on_update") == 0) {
             if (t != LUA_TSTRING) want = "a string";
             else {
                 anchor(e, -1);
@@ -1289,6 +1290,7 @@ static int read_delivery(rl_engine *e, int idx, int file, int line, int position
                 const char *s = lua_tolstring(L, -1, &len);
                 if (k[0] == 'c') { d.channel = s; d.channel_len = len; }
                 else if (k[0] == 'f') { d.format = s; d.format_len = len; }
+                else if (k[0] == 'o') { d.on_update = s; d.on_update_len = len; }
                 else { d.to = s; d.to_len = len; }
             }
         } else if (strcmp(k, "continue") == 0) {
@@ -1317,7 +1319,7 @@ static int read_delivery(rl_engine *e, int idx, int file, int line, int position
             }
         } else {
             set_error(e, RL_ERR_RESULT, file, line,
-                      "%s has unknown key '%s'; allowed keys: channel, mention, format, to, continue", where, k);
+                      "%s has unknown key '%s'; allowed keys: channel, mention, format, to, continue, on_update", where, k);
             lua_pop(L, 2);
             e->nmentions = first_mention;
             return RL_ERR_RESULT;
@@ -1461,7 +1463,7 @@ static int p_format(lua_State *L) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_f);
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_ctx);
     /* d: a fresh table describing the delivery */
-    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 6);
     if (a->delivery >= 0 && a->delivery < e->ndeliveries) {
         const rl_delivery *d = &e->deliveries[a->delivery];
         if (d->channel) { lua_pushlstring(L, d->channel, d->channel_len); lua_setfield(L, -2, "channel"); }
@@ -1471,6 +1473,7 @@ static int p_format(lua_State *L) {
         lua_setfield(L, -2, "format");
         lua_pushboolean(L, d->continue_);
         lua_setfield(L, -2, "continue");
+        if (d->on_update) { lua_pushlstring(L, d->on_update, d->on_update_len); lua_setfield(L, -2, "on_update"); }
         lua_createtable(L, d->mention_count, 0);
         for (int j = 0; j < d->mention_count; j++) {
             const rl_mention_ref *m = &e->mentions[e->mention_start[a->delivery] + j];

@@ -1,3 +1,4 @@
+import RouterSlack
 import CSQLite
 import Synchronization
 
@@ -26,7 +27,7 @@ public final class DeliveryQueue: @unchecked Sendable {
 
     public static let fileName = "queue.sqlite3"
     /// The schema this code writes (`PRAGMA user_version`).
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
     /// How long delivered rows are kept by default (their keys make re-enqueues duplicates): 7 days.
     public static let defaultDeliveredRetention: Double = 7 * 24 * 3600
 
@@ -104,6 +105,18 @@ public final class DeliveryQueue: @unchecked Sendable {
                     try insert.bind(8, blob: item.payload)
                     try insert.bind(9, blob: item.textOnlyPayload)
                     try insert.bind(10, now)
+                    let e = item.lifecycle
+                    try insert.bind(11, e?.onUpdate.rawValue)
+                    try insert.bind(12, e?.updatedAt)
+                    try insert.bind(13, e.map { SQLiteValue.int(Int64($0.count)) } ?? .null)
+                    try insert.bind(14, e.map { SQLiteValue.double($0.severity) } ?? .null)
+                    try insert.bind(15, e.map { SQLiteValue.int($0.archived ? 1 : 0) } ?? .null)
+                    try insert.bind(16, e?.title)
+                    try insert.bind(17, e?.account)
+                    try insert.bind(18, e?.region)
+                    try insert.bind(19, e?.resource)
+                    try insert.bind(20, e?.lastSeen)
+                    try insert.bind(21, e?.mentions)
                     while try insert.step() {}
                     if db.changes > 0 {
                         results.append(.queued(id: db.lastInsertRowID))
@@ -122,8 +135,11 @@ public final class DeliveryQueue: @unchecked Sendable {
 
     private static let insertSQL = """
         INSERT INTO deliveries (key, lane, destination, channel, finding_id, finding_type, severity_label,
-                                payload, text_payload, state, attempts, enqueued_at, next_attempt_at, used_text_only)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', 0, ?10, ?10, 0)
+                                payload, text_payload, state, attempts, enqueued_at, next_attempt_at, used_text_only,
+                                on_update, updated_at, finding_count, severity, archived, title, account, region,
+                                resource, last_seen, mentions)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', 0, ?10, ?10, 0,
+                ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
         ON CONFLICT(key) DO NOTHING
         """
 
@@ -218,14 +234,71 @@ public final class DeliveryQueue: @unchecked Sendable {
 
     /// Records a successful delivery (attempts + 1, lease cleared). Applies to a pending or dead row (a send that
     /// succeeded is the truth); a row already delivered is left alone.
-    public func markDelivered(id: Int64, now: Double) throws(QueueError) {
+    public func markDelivered(id: Int64, now: Double, outcome: String? = nil) throws(QueueError) {
+        try markDelivered(ids: [id], now: now, outcome: outcome)
+    }
+
+    /// ``markDelivered(id:now:outcome:)`` for several rows in one transaction (a digest: every finding it lists).
+    public func markDelivered(ids: [Int64], now: Double, outcome: String?) throws(QueueError) {
         try write("mark delivered") { db throws(SQLiteError) in
-            try db.run(
-                """
-                UPDATE deliveries SET state = 'delivered', delivered_at = ?2, last_attempt_at = ?2,
-                    attempts = attempts + 1, lease_until = NULL, lease_owner = NULL
-                WHERE id = ?1 AND state != 'delivered'
-                """, [.int(id), .double(now)])
+            for id in ids {
+                try db.run(
+                    """
+                    UPDATE deliveries SET state = 'delivered', delivered_at = ?2, last_attempt_at = ?2,
+                        attempts = attempts + 1, lease_until = NULL, lease_owner = NULL, outcome = ?3
+                    WHERE id = ?1 AND state != 'delivered'
+                    """, [.int(id), .double(now), outcome.map { .text($0) } ?? .null])
+            }
+        }
+    }
+
+    /// Releases the leases of these rows (claimed for a digest but then posted on their own): claimable again now,
+    /// attempts unchanged.
+    public func releaseLeases(ids: [Int64]) throws(QueueError) {
+        if ids.isEmpty { return }
+        try write("release leases") { db throws(SQLiteError) in
+            for id in ids {
+                try db.run(
+                    "UPDATE deliveries SET lease_until = NULL, lease_owner = NULL WHERE id = ?1 AND state = 'pending'",
+                    [.int(id)])
+            }
+        }
+    }
+
+    /// The number of pending deliveries of one lane (through the claim index: cost in proportion to the lane's
+    /// pending rows).
+    public func pendingCount(lane: String) throws(QueueError) -> Int {
+        try withDB("counts") { db throws(SQLiteError) in
+            Int(try db.first("SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND lane = ?1", [.text(lane)]) { $0.int64(0) } ?? 0)
+        }
+    }
+
+    /// Leases up to `limit` more pending deliveries of `lane` for a digest: the oldest first, not leased, carrying
+    /// lifecycle facts, and not CRITICAL (those are always posted on their own), excluding `excludingId` (the lane's
+    /// head, already claimed). Their attempts and due times are left alone.
+    public func claimForDigest(
+        lane: String, excludingId: Int64, limit: Int, now: Double, leaseSeconds: Double, owner: String
+    ) throws(QueueError) -> [QueuedDelivery] {
+        guard limit > 0 else { return [] }
+        return try withDB("claim for digest") { db throws(SQLiteError) in
+            try db.immediateTransaction { () throws(SQLiteError) -> [QueuedDelivery] in
+                let ids = try db.query(
+                    """
+                    SELECT id FROM deliveries
+                    WHERE state = 'pending' AND lane = ?1 AND id != ?2 AND severity_label != 'CRITICAL'
+                        AND on_update IS NOT NULL AND (lease_until IS NULL OR lease_until <= ?3)
+                    ORDER BY id LIMIT ?4
+                    """, [.text(lane), .int(excludingId), .double(now), .int(Int64(limit))]
+                ) { $0.int64(0) }
+                var out: [QueuedDelivery] = []
+                for id in ids {
+                    try db.run(
+                        "UPDATE deliveries SET lease_until = ?2, lease_owner = ?3 WHERE id = ?1",
+                        [.int(id), .double(now + leaseSeconds), .text(owner)])
+                    if let row = try Self.load(db, id: id) { out.append(row) }
+                }
+                return out
+            }
         }
     }
 
@@ -396,16 +469,25 @@ public final class DeliveryQueue: @unchecked Sendable {
 
     private static let columns = """
         id, key, finding_id, finding_type, severity_label, destination, channel, payload, text_payload, state, \
-        attempts, enqueued_at, next_attempt_at, first_error, last_error, last_attempt_at, used_text_only
+        attempts, enqueued_at, next_attempt_at, first_error, last_error, last_attempt_at, used_text_only, \
+        on_update, updated_at, finding_count, severity, archived, title, account, region, resource, last_seen, \
+        mentions, outcome
         """
 
     private static func row(_ s: SQLiteStatement) -> QueuedDelivery {
-        QueuedDelivery(
+        var lifecycle: FindingEvent?
+        if let mode = s.string(17).flatMap(OnUpdate.init(rawValue:)) {
+            lifecycle = FindingEvent(
+                updatedAt: s.string(18) ?? "", count: Int(s.int64(19)), severity: s.double(20), archived: s.int64(21) != 0,
+                onUpdate: mode, title: s.string(22) ?? "", account: s.string(23) ?? "", region: s.string(24) ?? "",
+                resource: s.string(25), lastSeen: s.string(26), mentions: s.string(27) ?? "")
+        }
+        return QueuedDelivery(
             id: s.int64(0),
             delivery: NewDelivery(
                 key: s.string(1) ?? "", findingId: s.string(2) ?? "", findingType: s.string(3) ?? "",
                 severityLabel: s.string(4) ?? "", destination: s.string(5) ?? "", channel: s.string(6),
-                payload: s.blob(7) ?? [], textOnlyPayload: s.blob(8)),
+                payload: s.blob(7) ?? [], textOnlyPayload: s.blob(8), lifecycle: lifecycle),
             state: DeliveryState(rawValue: s.string(9) ?? "") ?? .pending,
             attempts: Int(s.int64(10)),
             enqueuedAt: s.double(11),
@@ -413,7 +495,8 @@ public final class DeliveryQueue: @unchecked Sendable {
             firstError: s.string(13),
             lastError: s.string(14),
             lastAttemptAt: s.optionalDouble(15),
-            usedTextOnly: s.int64(16) != 0)
+            usedTextOnly: s.int64(16) != 0,
+            outcome: s.string(28))
     }
 
     private static func load(_ db: SQLiteConnection, id: Int64) throws(SQLiteError) -> QueuedDelivery? {
@@ -437,6 +520,18 @@ public final class DeliveryQueue: @unchecked Sendable {
             }
         }
         return try result.get()
+    }
+
+    /// `withDB` for the queue's extensions (the finding state).
+    func read<T: Sendable>(_ doing: String, _ body: (SQLiteConnection) throws(SQLiteError) -> T) throws(QueueError) -> T {
+        try withDB(doing, body)
+    }
+
+    /// `write` for the queue's extensions.
+    func transaction<T: Sendable>(
+        _ doing: String, _ body: (SQLiteConnection) throws(SQLiteError) -> T
+    ) throws(QueueError) -> T {
+        try write(doing, body)
     }
 
     /// `withDB` in a `BEGIN IMMEDIATE` transaction.
@@ -557,6 +652,39 @@ public final class DeliveryQueue: @unchecked Sendable {
         CREATE INDEX IF NOT EXISTS deliveries_claim ON deliveries (state, lane, id);
         CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_at);
         CREATE INDEX IF NOT EXISTS deliveries_lease ON deliveries (lease_owner) WHERE lease_owner IS NOT NULL;
+        """,
+        // 1 -> 2: the finding lifecycle (facts carried by each delivery, what delivering it did, and the state of
+        // each finding's conversation per lane).
+        """
+        ALTER TABLE deliveries ADD COLUMN on_update TEXT;
+        ALTER TABLE deliveries ADD COLUMN updated_at TEXT;
+        ALTER TABLE deliveries ADD COLUMN finding_count INTEGER;
+        ALTER TABLE deliveries ADD COLUMN severity REAL;
+        ALTER TABLE deliveries ADD COLUMN archived INTEGER;
+        ALTER TABLE deliveries ADD COLUMN title TEXT;
+        ALTER TABLE deliveries ADD COLUMN account TEXT;
+        ALTER TABLE deliveries ADD COLUMN region TEXT;
+        ALTER TABLE deliveries ADD COLUMN resource TEXT;
+        ALTER TABLE deliveries ADD COLUMN last_seen TEXT;
+        ALTER TABLE deliveries ADD COLUMN mentions TEXT;
+        ALTER TABLE deliveries ADD COLUMN outcome TEXT;
+        CREATE TABLE IF NOT EXISTS finding_threads (
+            finding_id TEXT NOT NULL,
+            lane TEXT NOT NULL,
+            channel_id TEXT,
+            ts TEXT,
+            finding_count INTEGER NOT NULL,
+            severity_label TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            archived INTEGER NOT NULL DEFAULT 0,
+            in_digest INTEGER NOT NULL DEFAULT 0,
+            claimed_by TEXT,
+            claimed_at REAL,
+            version INTEGER NOT NULL,
+            touched_at REAL NOT NULL,
+            PRIMARY KEY (finding_id, lane)
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS finding_threads_touched ON finding_threads (touched_at);
         """,
     ]
 

@@ -14,11 +14,15 @@ public struct NewDelivery: Sendable, Equatable {
     /// A text-only version of the payload, tried once if Slack rejects the blocks (`invalid_blocks`,
     /// `msg_blocks_too_long`).
     public var textOnlyPayload: [UInt8]?
+    /// The finding's lifecycle facts: with a thread store, the engine decides at delivery time whether this is a
+    /// first post, an edit with a thread reply, or nothing (see ``Lifecycle``). nil: always a plain post.
+    public var lifecycle: FindingEvent?
 
     public init(
         key: String, findingId: String, findingType: String, severityLabel: String, destination: String,
-        channel: String?, payload: [UInt8], textOnlyPayload: [UInt8]? = nil
+        channel: String?, payload: [UInt8], textOnlyPayload: [UInt8]? = nil, lifecycle: FindingEvent? = nil
     ) {
+        self.lifecycle = lifecycle
         self.key = key
         self.findingId = findingId
         self.findingType = findingType
@@ -51,11 +55,16 @@ public struct QueuedDelivery: Sendable, Equatable {
     public var lastAttemptAt: Double?
     /// Set once the text-only fallback was used.
     public var usedTextOnly: Bool
+    /// What delivering it did, once delivered: `posted`, `edited + thread reply`, `in digest 1700000000.000100`,
+    /// `nothing posted (already handled: ...)`.
+    public var outcome: String?
 
     public init(
         id: Int64, delivery: NewDelivery, state: DeliveryState, attempts: Int, enqueuedAt: Double,
-        nextAttemptAt: Double, firstError: String?, lastError: String?, lastAttemptAt: Double?, usedTextOnly: Bool
+        nextAttemptAt: Double, firstError: String?, lastError: String?, lastAttemptAt: Double?, usedTextOnly: Bool,
+        outcome: String? = nil
     ) {
+        self.outcome = outcome
         self.id = id
         self.delivery = delivery
         self.state = state

@@ -16,13 +16,16 @@ public struct RoutedDelivery: Sendable, Equatable {
     /// True when a rule error sent the finding here (or changed how it is rendered).
     public var fallback: Bool
     public var continueRouting: Bool
+    /// The rule's `on_update`; nil means the destination's default (`thread` for the Web API, `ignore` for webhooks).
+    public var onUpdate: OnUpdate?
     /// The rendered Slack message (without channel).
     public var message: SlackMessage
 
     public init(
         channel: String?, mentions: [Mention], format: String, to: String, file: String?, fallback: Bool,
-        continueRouting: Bool, message: SlackMessage
+        continueRouting: Bool, message: SlackMessage, onUpdate: OnUpdate? = nil
     ) {
+        self.onUpdate = onUpdate
         self.channel = channel
         self.mentions = mentions
         self.format = format

@@ -332,6 +332,13 @@ public final class RuleEngine {
                 "\(where_): 'format' \(Self.quote(format)) is not defined (built in: detailed, compact"
                     + (defined.isEmpty ? "" : "; defined in rule files: " + defined.joined(separator: ", ")) + ")")
         }
+        var onUpdate: OnUpdate?
+        if let raw = d.on_update.map({ Self.string($0, d.on_update_len) }) {
+            guard let value = OnUpdate(rawValue: raw) else {
+                return fail("\(where_): 'on_update' must be one of \(OnUpdate.allowedList), not \(Self.quote(raw))")
+            }
+            onUpdate = value
+        }
         var mentions: [Mention] = []
         for j in 0..<d.mention_count {
             var len = 0
@@ -346,7 +353,8 @@ public final class RuleEngine {
         return .success(
             RoutedDelivery(
                 channel: channel, mentions: mentions, format: format, to: to, file: files[file].path, fallback: false,
-                continueRouting: d.has_continue != 0 && d.continue_ != 0, message: SlackMessage(text: "")))
+                continueRouting: d.has_continue != 0 && d.continue_ != 0, message: SlackMessage(text: ""),
+                onUpdate: onUpdate))
     }
 
     private func renderCustom(_ finding: Finding, format: String, delivery: Int32, mentions: [Mention])

@@ -67,6 +67,7 @@ typedef struct rl_delivery {
     const char *channel; size_t channel_len;  /* NULL when absent */
     const char *format; size_t format_len;    /* NULL when absent */
     const char *to; size_t to_len;            /* NULL when absent */
+    const char *on_update; size_t on_update_len; /* NULL when absent */
     int has_continue;
     int continue_;
     int mention_count;

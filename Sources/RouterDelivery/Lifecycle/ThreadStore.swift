@@ -1,0 +1,116 @@
+import Synchronization
+
+/// Where a finding stands in one lane (destination + channel): the conversation the router keeps for it.
+public struct ThreadRecord: Sendable, Equatable {
+    public var findingId: String
+    /// `NewDelivery.lane`: destination + channel.
+    public var lane: String
+    /// The channel ID Slack answered with (the Web API); chat.update and thread replies need it. nil for webhooks.
+    public var channelID: String?
+    /// The root message's `ts` (the Web API); nil for webhooks, or while the first post is claimed.
+    public var ts: String?
+    /// What the last handled event said.
+    public var count: Int
+    public var severityLabel: String
+    public var updatedAt: String
+    public var archived: Bool
+    /// The finding was listed in a digest (whose `ts` this is): there is no message of its own to edit.
+    public var inDigest: Bool
+    /// Set while a first post is in progress (`claimedBy` is the engine's owner id), so two routers that see the
+    /// first event of a finding at once post one root message.
+    public var claimedBy: String?
+    public var claimedAt: Double?
+    /// Bumped by every write: writes are conditional on it.
+    public var version: Int64
+    /// Unix seconds of the last write (for expiry).
+    public var touchedAt: Double
+
+    public init(
+        findingId: String, lane: String, channelID: String? = nil, ts: String? = nil, count: Int,
+        severityLabel: String, updatedAt: String, archived: Bool = false, inDigest: Bool = false,
+        claimedBy: String? = nil, claimedAt: Double? = nil, version: Int64 = 0, touchedAt: Double
+    ) {
+        self.findingId = findingId
+        self.lane = lane
+        self.channelID = channelID
+        self.ts = ts
+        self.count = count
+        self.severityLabel = severityLabel
+        self.updatedAt = updatedAt
+        self.archived = archived
+        self.inDigest = inDigest
+        self.claimedBy = claimedBy
+        self.claimedAt = claimedAt
+        self.version = version
+        self.touchedAt = touchedAt
+    }
+
+    /// A claim without a posted message yet.
+    public var isClaimOnly: Bool { claimedBy != nil }
+}
+
+/// A failure of the state store (cannot open, network, throttled): safe to show, never holds a secret.
+public struct StateStoreError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The lifecycle state (finding id, lane) -> ``ThreadRecord``: SQLite beside the queue for `router send` and the
+/// server, DynamoDB for the Lambda, memory for tests and dry runs. Writes are conditional so concurrent routers
+/// cannot both post a finding's first message.
+public protocol ThreadStore: Sendable {
+    func load(findingId: String, lane: String) throws(StateStoreError) -> ThreadRecord?
+    /// Stores `record` (with version 1) only if nothing is stored for its key; returns the stored record instead when
+    /// something is (and stores nothing).
+    func insert(_ record: ThreadRecord) throws(StateStoreError) -> ThreadRecord?
+    /// Stores `record` (with version `expectedVersion + 1`) only if the stored version is still `expectedVersion`;
+    /// false when another writer got there first.
+    func replace(_ record: ThreadRecord, expectedVersion: Int64) throws(StateStoreError) -> Bool
+}
+
+/// A ``ThreadStore`` in memory: for tests and for `router test`'s simulation. Thread-safe.
+public final class InMemoryThreadStore: ThreadStore, @unchecked Sendable {
+    private struct Key: Hashable {
+        var findingId: String
+        var lane: String
+    }
+    private let records = Mutex<[Key: ThreadRecord]>([:])
+    /// Reads fall through to this store when a key was never written here (a dry run over a saved state).
+    private let base: ThreadStore?
+
+    public init(base: ThreadStore? = nil) { self.base = base }
+
+    public var all: [ThreadRecord] {
+        records.withLock { Array($0.values) }.sorted { ($0.findingId, $0.lane) < ($1.findingId, $1.lane) }
+    }
+
+    public func load(findingId: String, lane: String) throws(StateStoreError) -> ThreadRecord? {
+        if let r = records.withLock({ $0[Key(findingId: findingId, lane: lane)] }) { return r }
+        return try base?.load(findingId: findingId, lane: lane)
+    }
+
+    public func insert(_ record: ThreadRecord) throws(StateStoreError) -> ThreadRecord? {
+        let key = Key(findingId: record.findingId, lane: record.lane)
+        let inBase = try records.withLock({ $0[key] }) == nil ? base?.load(findingId: record.findingId, lane: record.lane) : nil
+        return records.withLock { r in
+            if let existing = r[key] ?? inBase { return existing }
+            var stored = record
+            stored.version = 1
+            r[key] = stored
+            return nil
+        }
+    }
+
+    public func replace(_ record: ThreadRecord, expectedVersion: Int64) throws(StateStoreError) -> Bool {
+        let key = Key(findingId: record.findingId, lane: record.lane)
+        let inBase = try records.withLock({ $0[key] }) == nil ? base?.load(findingId: record.findingId, lane: record.lane) : nil
+        return records.withLock { r in
+            guard let current = r[key] ?? inBase, current.version == expectedVersion else { return false }
+            var stored = record
+            stored.version = expectedVersion + 1
+            r[key] = stored
+            return true
+        }
+    }
+}
