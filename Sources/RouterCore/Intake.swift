@@ -20,6 +20,9 @@ public struct IntakeResult: Sendable {
     public var ruleErrors: [String] = []
     /// `source: kind: message` when the item was not a usable finding.
     public var inputError: String?
+    /// Deliveries not posted because, without a thread store, this event is an update that `on_update` ignores
+    /// (`#channel (on_update = ignore; service.count 5)`).
+    public var notPosted: [String] = []
 
     public init(source: String, recordId: String?) {
         self.source = source
@@ -36,11 +39,16 @@ public final class Intake {
     public let engine: RuleEngine
     public let destinations: DestinationSet
     public let fallbackChannel: String?
+    /// Whether the delivery engine keeps the finding lifecycle's state (a thread store): then every delivery carries
+    /// its lifecycle facts and the engine decides at delivery time. Without one (a Lambda with no state table),
+    /// updates are posted as new messages, or not at all when `on_update` ignores them.
+    public var stateful: Bool
 
-    public init(engine: RuleEngine, destinations: DestinationSet, fallbackChannel: String?) {
+    public init(engine: RuleEngine, destinations: DestinationSet, fallbackChannel: String?, stateful: Bool = true) {
         self.engine = engine
         self.destinations = destinations
         self.fallbackChannel = fallbackChannel
+        self.stateful = stateful
     }
 
     /// The start-up check of every runtime: some destination is configured, the rules load, and every literal
@@ -101,14 +109,27 @@ public final class Intake {
                     let message = SlackRenderer.detailed(finding, mentions: d.mentions, note: note)
                     let redirected = RoutedDelivery(
                         channel: d.channel ?? fallbackChannel, mentions: d.mentions, format: "detailed", to: "default",
-                        file: d.file, fallback: true, continueRouting: false, message: message)
-                    result.deliveries.append(DeliveryPlanner.newDelivery(redirected, finding: finding, destination: fallback))
+                        file: d.file, fallback: true, continueRouting: false, message: message, onUpdate: d.onUpdate)
+                    add(redirected, finding: finding, destination: fallback, to: &result)
                 }
                 continue
             }
-            result.deliveries.append(DeliveryPlanner.newDelivery(d, finding: finding, destination: destination))
+            add(d, finding: finding, destination: destination, to: &result)
         }
         return result
+    }
+}
+
+extension Intake {
+    private func add(_ d: RoutedDelivery, finding: Finding, destination: Destination, to result: inout IntakeResult) {
+        if !stateful && !DeliveryPlanner.postsWithoutState(d, finding: finding, destination: destination) {
+            let mode = DeliveryPlanner.onUpdate(d, destination: destination)
+            result.notPosted.append(
+                "\(d.channel ?? destination.name) (on_update = \(mode.rawValue) without a state table: a later event, "
+                    + "service.count \(finding.count))")
+            return
+        }
+        result.deliveries.append(DeliveryPlanner.newDelivery(d, finding: finding, destination: destination, lifecycle: stateful))
     }
 }
 

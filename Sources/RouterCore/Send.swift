@@ -66,8 +66,11 @@ public enum DeliveryPlanner {
     }
 
     /// A webhook posts to the one channel it was created for, so its deliveries carry no channel: they form one lane
-    /// (paced and ordered together), which is what Slack sees.
-    public static func newDelivery(_ d: RoutedDelivery, finding: Finding, destination: Destination) -> NewDelivery {
+    /// (paced and ordered together), which is what Slack sees. With `lifecycle`, the delivery carries the finding's
+    /// lifecycle facts (see ``FindingEvent``) for the engine's thread store.
+    public static func newDelivery(
+        _ d: RoutedDelivery, finding: Finding, destination: Destination, lifecycle: Bool = true
+    ) -> NewDelivery {
         let payload = d.message.payloadBytes(channel: nil)
         let channel: String?
         switch destination.kind {
@@ -77,7 +80,37 @@ public enum DeliveryPlanner {
         return NewDelivery(
             key: key(finding: finding, destination: destination.name, channel: d.channel), findingId: finding.id,
             findingType: finding.type, severityLabel: finding.severityLabel.rawValue, destination: destination.name,
-            channel: channel, payload: payload, textOnlyPayload: d.message.isTextOnly ? nil : d.message.textOnlyPayloadBytes())
+            channel: channel, payload: payload, textOnlyPayload: d.message.isTextOnly ? nil : d.message.textOnlyPayloadBytes(),
+            lifecycle: lifecycle ? event(d, finding: finding, destination: destination) : nil)
+    }
+
+    /// The finding's lifecycle facts for a delivery: `on_update` is the rule's or the destination's default.
+    public static func event(_ d: RoutedDelivery, finding: Finding, destination: Destination) -> FindingEvent {
+        FindingEvent(
+            updatedAt: finding.updatedAt ?? finding.createdAt ?? "", count: finding.count, severity: finding.severity,
+            archived: finding.archived, onUpdate: onUpdate(d, destination: destination), title: finding.title,
+            account: finding.account, region: finding.region, resource: finding.resourceSummary,
+            lastSeen: finding.lastSeen, mentions: Mention.prefix(d.mentions))
+    }
+
+    /// The rule's `on_update`, else `thread` for the Web API and `ignore` for webhooks.
+    public static func onUpdate(_ d: RoutedDelivery, destination: Destination) -> OnUpdate {
+        d.onUpdate ?? OnUpdate.defaultFor(canEdit: destination.canEdit)
+    }
+
+    /// Without a thread store (a Lambda without a state table): whether this event is posted at all. `ignore` (a
+    /// webhook's default, and `thread`/`update` there) posts only a finding's first event (`service.count` 1 and
+    /// `updatedAt` = `createdAt`); everything else is posted every time, as `repost`.
+    public static func postsWithoutState(_ d: RoutedDelivery, finding: Finding, destination: Destination) -> Bool {
+        guard onUpdate(d, destination: destination).effective(canEdit: false) == .ignore else { return true }
+        return !isLaterEvent(finding)
+    }
+
+    /// An event of a finding GuardDuty has published before: `service.count` above 1, or `updatedAt` after `createdAt`.
+    public static func isLaterEvent(_ finding: Finding) -> Bool {
+        if finding.count > 1 { return true }
+        if let u = finding.updatedAt, let c = finding.createdAt { return EventTime.isNewer(u, than: c) }
+        return false
     }
 
     /// Where a routed delivery goes. A delivery without a channel goes to the default webhook when there is one
@@ -169,14 +202,16 @@ public enum Send {
             log: { line in
                 // Every line from the engine is redacted: no URL or token can reach the log.
                 log.warning("\(Secret.redact(line, secrets))")
-            })
+            }, threads: queue.threads)
         let summary = delivery.drain(until: options.maxWait.map { Timestamps.now() + $0 })
         let dead = (try? queue.counts().dead) ?? 0
         out.line(
             "\(counts.findings) finding\(counts.findings == 1 ? "" : "s"): \(counts.dropped) dropped, \(counts.unrouted) unrouted; "
                 + "\(counts.queued) deliver\(counts.queued == 1 ? "y" : "ies") queued (\(counts.duplicates) already sent or queued); "
                 + "\(summary.delivered) delivered, \(summary.deadLettered) dead-lettered, \(summary.retries) retried, "
-                + "\(summary.pending) still pending; dead letter holds \(dead)")
+                + "\(summary.pending) still pending; dead letter holds \(dead)"
+                + (summary.skipped > 0 ? "; \(summary.skipped) needed nothing posted (already handled or ignored updates)" : "")
+                + (summary.digests > 0 ? "; \(summary.digested) listed in \(summary.digests) digest\(summary.digests == 1 ? "" : "s")" : ""))
         if sawRuleError { return ExitStatus.ruleError }
         if summary.deadLettered > 0 { return ExitStatus.deadLettered }
         if sawInputError { return ExitStatus.inputError }

@@ -1,4 +1,5 @@
 import Dispatch
+import RouterJSON
 import Synchronization
 
 #if canImport(Glibc)
@@ -28,6 +29,11 @@ public struct DrainSummary: Sendable, Equatable {
     public var rateLimited = 0
     /// Still pending when the drain stopped (deadline reached, or waiting for a later retry).
     public var pending = 0
+    /// Lifecycle deliveries that needed nothing sent (already handled, `ignore`, archived before posted).
+    public var skipped = 0
+    /// Digest messages posted, and the deliveries they accounted for (counted in `delivered` too).
+    public var digests = 0
+    public var digested = 0
     public init() {}
 }
 
@@ -51,18 +57,20 @@ public final class DeliveryEngine: @unchecked Sendable {
     public let transport: SlackTransport
     public let policy: DeliveryPolicy
     public let clock: RouterClock
-    private let log: @Sendable (String) -> Void
-    private let onEvent: (@Sendable (DeliveryEvent) -> Void)?
-    private let owner: String
+    /// The finding lifecycle's state; nil: every delivery is a plain post.
+    public let threads: ThreadStore?
+    let log: @Sendable (String) -> Void
+    let onEvent: (@Sendable (DeliveryEvent) -> Void)?
+    let owner: String
     /// Continuous mode: set by `stop()`; `idle` while sleeping with nothing pending (so `wake()` signals only then).
     private let control = Mutex((stopped: false, idle: false))
 
-    private struct Bucket {
+    struct Bucket {
         var tokens: Double
         var last: Double
     }
 
-    private struct State {
+    struct State {
         var inFlight: Set<String> = []
         var buckets: [String: Bucket] = [:]
         var blockedUntil: [String: Double] = [:]
@@ -70,7 +78,7 @@ public final class DeliveryEngine: @unchecked Sendable {
         var random = SystemRandomNumberGenerator()
     }
 
-    private let state = Mutex(State())
+    let state = Mutex(State())
     private let wakeUp = DispatchSemaphore(value: 0)
     private let workQueue = DispatchQueue(label: "router.delivery", attributes: .concurrent)
 
@@ -78,8 +86,9 @@ public final class DeliveryEngine: @unchecked Sendable {
         queue: DeliveryQueue, destinations: DestinationSet, transport: SlackTransport,
         policy: DeliveryPolicy = .default, clock: RouterClock = SystemClock(),
         log: @escaping @Sendable (String) -> Void = { _ in },
-        onEvent: (@Sendable (DeliveryEvent) -> Void)? = nil
+        onEvent: (@Sendable (DeliveryEvent) -> Void)? = nil, threads: ThreadStore? = nil
     ) {
+        self.threads = threads
         self.onEvent = onEvent
         self.queue = queue
         self.destinations = destinations
@@ -221,27 +230,31 @@ public final class DeliveryEngine: @unchecked Sendable {
 
     /// The HTTP body for `item`: its payload, with `channel` added for the Web API.
     static func body(for item: QueuedDelivery, destination: Destination) -> [UInt8] {
-        let payload = item.usedTextOnly ? (item.delivery.textOnlyPayload ?? item.delivery.payload) : item.delivery.payload
-        guard case .webAPI = destination.kind, let channel = item.delivery.channel, payload.first == UInt8(ascii: "{")
-        else { return payload }
-        var out: [UInt8] = Array("{\"channel\":".utf8)
-        out.append(UInt8(ascii: "\""))
-        for c in channel.utf8 {
-            switch c {
-            case UInt8(ascii: "\""): out += Array("\\\"".utf8)
-            case UInt8(ascii: "\\"): out += Array("\\\\".utf8)
-            case 0..<0x20: out += Array("\\u00".utf8) + [hex(c >> 4), hex(c & 15)]
-            default: out.append(c)
-            }
+        guard case .webAPI = destination.kind, let channel = item.delivery.channel else { return payload(of: item) }
+        return body(fields: [("channel", channel)], payload: payload(of: item))
+    }
+
+    /// The payload to send: the text-only one once Slack rejected the blocks.
+    static func payload(of item: QueuedDelivery) -> [UInt8] {
+        item.usedTextOnly ? (item.delivery.textOnlyPayload ?? item.delivery.payload) : item.delivery.payload
+    }
+
+    /// `payload` (a JSON object) with string members `fields` put first: `channel` for `chat.postMessage`, `channel`
+    /// and `ts` for `chat.update`.
+    static func body(fields: [(String, String)], payload: [UInt8]) -> [UInt8] {
+        guard !fields.isEmpty, payload.first == UInt8(ascii: "{") else { return payload }
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        for (i, (name, value)) in fields.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONString.write(name, into: &out)
+            out.append(UInt8(ascii: ":"))
+            JSONString.write(value, into: &out)
         }
-        out.append(UInt8(ascii: "\""))
         let rest = payload.dropFirst().drop { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
         if rest.first != UInt8(ascii: "}") { out.append(UInt8(ascii: ",")) }
         out.append(contentsOf: rest)
         return out
     }
-
-    private static func hex(_ n: UInt8) -> UInt8 { n < 10 ? 48 + n : 87 + n }
 
     private func process(_ item: QueuedDelivery) {
         guard let destination = destinations.stored(item.delivery.destination) else {
@@ -249,24 +262,47 @@ public final class DeliveryEngine: @unchecked Sendable {
             finish(item, dead: reason, attempts: item.attempts)
             return
         }
-        let method: SlackRequest.Method
-        switch destination.kind {
-        case .webhook: method = .webhook
-        case .webAPI: method = .postMessage
+        if let event = item.delivery.lifecycle, let threads {
+            processLifecycle(item, event: event, destination: destination, threads: threads)
+            return
         }
         let outcome = transport.send(
-            SlackRequest(destination: destination, method: method, body: Self.body(for: item, destination: destination)))
+            SlackRequest(destination: destination, method: Self.postMethod(destination), body: Self.body(for: item, destination: destination)))
+        if case .delivered = outcome {
+            recordDelivered(item, outcome: nil)
+        } else {
+            settleFailure(item, outcome)
+        }
+    }
+
+    static func postMethod(_ destination: Destination) -> SlackRequest.Method {
+        switch destination.kind {
+        case .webhook: .webhook
+        case .webAPI: .postMessage
+        }
+    }
+
+    /// Records `item` as delivered (with what was done, for lifecycle deliveries).
+    func recordDelivered(_ item: QueuedDelivery, outcome: String?, skipped: Bool = false) {
+        do {
+            try queue.markDelivered(id: item.id, now: clock.now(), outcome: outcome)
+            state.withLock { s in
+                s.summary.delivered += 1
+                if skipped { s.summary.skipped += 1 }
+            }
+            onEvent?(.delivered(destination: item.delivery.destination))
+        } catch {
+            log("delivery queue: cannot record delivery \(item.id): \(error)")
+        }
+    }
+
+    /// Applies a Slack answer other than `.delivered`: wait and retry, fall back to text only, or dead-letter.
+    func settleFailure(_ item: QueuedDelivery, _ outcome: SlackOutcome) {
         let now = clock.now()
         let attempts = item.attempts + 1
         switch outcome {
         case .delivered:
-            do {
-                try queue.markDelivered(id: item.id, now: now)
-                state.withLock { $0.summary.delivered += 1 }
-                onEvent?(.delivered(destination: item.delivery.destination))
-            } catch {
-                log("delivery queue: cannot record delivery \(item.id): \(error)")
-            }
+            recordDelivered(item, outcome: nil)
         case .rateLimited(let retryAfter):
             let wait = min(policy.retryAfterCap, max(0, retryAfter ?? policy.defaultRetryAfter))
             state.withLock { s in
@@ -295,6 +331,29 @@ public final class DeliveryEngine: @unchecked Sendable {
         }
     }
 
+    /// A failed attempt that is not Slack's answer (the state store): backed off like a retryable Slack failure.
+    func retryLater(_ item: QueuedDelivery, error: String) {
+        let now = clock.now()
+        let attempts = item.attempts + 1
+        let r = state.withLock { s in Double.random(in: 0...1, using: &s.random) }
+        retry(item, attempts: attempts, at: now + policy.backoff(attempt: attempts, random: r), error: error, now: now)
+    }
+
+    /// Puts `item` back to wait `seconds` without counting an attempt (another router is posting the finding's first
+    /// message).
+    func waitAndRetry(_ item: QueuedDelivery, seconds: Double, why: String) {
+        let now = clock.now()
+        if now - item.enqueuedAt >= policy.maxAge {
+            finish(item, dead: "gave up after \(Int(now - item.enqueuedAt)) s: \(why)", attempts: item.attempts)
+            return
+        }
+        do {
+            try queue.scheduleRetry(id: item.id, attempts: item.attempts, nextAttemptAt: now + seconds, error: why, now: now)
+        } catch {
+            log("delivery queue: \(error)")
+        }
+    }
+
     private func retry(
         _ item: QueuedDelivery, attempts: Int, at: Double, error: String, now: Double, rateLimited: Bool = false
     ) {
@@ -312,7 +371,7 @@ public final class DeliveryEngine: @unchecked Sendable {
         }
     }
 
-    private func finish(_ item: QueuedDelivery, dead reason: String, attempts: Int) {
+    func finish(_ item: QueuedDelivery, dead reason: String, attempts: Int) {
         do {
             try queue.deadLetter(id: item.id, attempts: attempts, error: reason, now: clock.now())
             state.withLock { $0.summary.deadLettered += 1 }

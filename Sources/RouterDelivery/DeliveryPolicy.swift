@@ -20,6 +20,13 @@ public struct DeliveryPolicy: Sendable, Equatable {
     /// A claimed delivery whose process died becomes claimable again after this long (or at once when the owner is
     /// known to be dead).
     public var leaseSeconds: Double = 120
+    /// Bursts: when more findings wait for a lane than its pace can post in this many seconds, the waiting ones that
+    /// are not CRITICAL go out together in digest messages. 0 turns digests off.
+    public var digestWindow: Double = 30
+    /// Most findings one digest lists.
+    public var maxDigestFindings: Int = 100
+    /// A first post claimed by another router that has not finished after this long is taken over.
+    public var claimStaleAfter: Double = 60
 
     public init() {}
 

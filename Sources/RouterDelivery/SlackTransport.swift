@@ -16,6 +16,12 @@ public struct Destination: Sendable, Equatable {
         self.kind = kind
     }
 
+    /// The Web API can edit messages and reply in threads; an incoming webhook can do neither.
+    public var canEdit: Bool {
+        if case .webAPI = kind { return true }
+        return false
+    }
+
     public var secrets: [Secret] {
         switch kind {
         case .webhook(let url): [url]

@@ -64,6 +64,10 @@ public struct DeliveryOptions: ParsableArguments {
     public var retryAfterCap: Double = DeliveryPolicy.default.retryAfterCap
     @Option(help: "Concurrent requests.")
     public var workers: Int = DeliveryPolicy.default.workers
+    @Option(help: "Bursts: when a channel's backlog is longer than its pace can post in this many seconds, the waiting findings that are not CRITICAL are listed in digest messages (0: never).")
+    public var digestWindow: Double = DeliveryPolicy.default.digestWindow
+    @Option(help: "Most findings one digest message lists.")
+    public var digestSize: Int = DeliveryPolicy.default.maxDigestFindings
     @Option(help: "Connect timeout in seconds.")
     public var connectTimeout: Double = 5
     @Option(help: "Total request timeout in seconds.")
@@ -79,12 +83,14 @@ public struct DeliveryOptions: ParsableArguments {
         p.maxAge = maxAge
         p.retryAfterCap = retryAfterCap
         p.workers = workers
+        p.digestWindow = digestWindow
+        p.maxDigestFindings = digestSize
         return p
     }
 
     public func validate() throws {
         guard rate > 0, burst >= 1, retryBase > 0, retryCap >= retryBase, maxAttempts >= 1, maxAge > 0, retryAfterCap >= 0,
-            workers >= 1, connectTimeout > 0, timeout > 0
+            workers >= 1, connectTimeout > 0, timeout > 0, digestWindow >= 0, digestSize >= 2
         else { throw ValidationError("delivery options must be positive (and --retry-cap >= --retry-base)") }
     }
 }

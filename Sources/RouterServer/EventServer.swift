@@ -71,7 +71,7 @@ public enum EventServer {
             transport: CurlSlackTransport(connectTimeout: config.connectTimeout, totalTimeout: config.totalTimeout),
             policy: config.policy,
             log: { line in deliveryLog.warning("\(Secret.redact(line, secrets))") },
-            onEvent: { metrics.delivery($0) })
+            onEvent: { metrics.delivery($0) }, threads: queue.threads)
         let committer = GroupCommitter(queue: queue, now: { Timestamps.now() }, committed: { engine.wake() })
         let events = EventsHandler(
             rules: rules, committer: committer, metrics: metrics,
@@ -95,6 +95,10 @@ public enum EventServer {
         pruner.setEventHandler {
             do { try queue.pruneDelivered(olderThan: Timestamps.now() - config.deliveredRetention) } catch {
                 logger.warning("pruning delivered rows: \(error)")
+            }
+            // GuardDuty keeps a finding 90 days: its conversation state is kept as long after its last event.
+            do { try queue.pruneThreads(olderThan: Timestamps.now() - 90 * 86400) } catch {
+                logger.warning("pruning finding state: \(error)")
             }
         }
         pruner.resume()

@@ -89,12 +89,12 @@ public enum Lifecycle {
             parts.append("Seen \(event.count) time\(event.count == 1 ? "" : "s") (was \(previous.count))")
         }
         if let last = event.lastSeen {
-            parts.append("last seen \(SlackText.escape(last))")
+            parts.append("last seen \(SlackText.findingInline(last))")
         }
-        if parts.isEmpty { parts.append("Updated at \(SlackText.escape(event.updatedAt))") }
+        if parts.isEmpty { parts.append("Updated at \(SlackText.findingInline(event.updatedAt))") }
         var text = parts.joined(separator: ", ")
         if broadcast {
-            text = event.mentions + text + ": " + SlackText.escape(event.title)
+            text = event.mentions + text + ": " + SlackText.findingInline(event.title)
         } else {
             text = ":repeat: " + text
         }
