@@ -1,3 +1,4 @@
+import RouterDelivery
 import RouterFinding
 import RouterJSON
 import RouterRules
@@ -14,6 +15,10 @@ public struct DryRunOptions: Sendable {
     public var fallbackChannel: String?
     public var limits: RuleLimits = .default
     public var inputLimits: InputLimits = .default
+    /// A router's data directory whose saved finding state the lifecycle simulation starts from.
+    public var stateDirectory: String?
+    /// For resolving destinations (the Web API or a webhook decides what `on_update` can do).
+    public var environment: [String: String] = [:]
 
     public init(rulesDirectory: String, inputs: [String]) {
         self.rulesDirectory = rulesDirectory
@@ -51,6 +56,14 @@ public enum DryRun {
         if engine.files.isEmpty {
             err.line("\(options.rulesDirectory): warning: no *.lua rule files: every finding will be unrouted")
         }
+        let simulator: LifecycleSimulator
+        do {
+            simulator = try LifecycleSimulator(
+                destinations: DestinationSet.fromEnvironment(options.environment), stateDirectory: options.stateDirectory)
+        } catch {
+            err.line("router test: \(error)")
+            return ExitStatus.usage
+        }
         let context = EvaluationContext(
             now: options.now ?? Timestamps.now(), mode: "test", fallbackChannel: options.fallbackChannel,
             explain: options.explain)
@@ -81,10 +94,15 @@ public enum DryRun {
                     if evaluation.dropped != nil { counts.dropped += 1 }
                     else if evaluation.unrouted { counts.unrouted += 1 }
                     else { counts.routed += 1 }
+                    let steps = simulator.steps(for: finding, evaluation: evaluation)
                     if options.json {
-                        out.line(ResultJSON.result(source: item.source, finding: finding, evaluation: evaluation).serialized())
+                        out.line(
+                            ResultJSON.result(source: item.source, finding: finding, evaluation: evaluation, lifecycle: steps)
+                                .serialized())
                     } else {
-                        HumanReport.write(source: item.source, finding: finding, evaluation: evaluation, explain: options.explain, to: out)
+                        HumanReport.write(
+                            source: item.source, finding: finding, evaluation: evaluation, explain: options.explain,
+                            lifecycle: steps, to: out)
                     }
                 }
             }

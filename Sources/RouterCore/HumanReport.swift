@@ -1,10 +1,14 @@
+import RouterDelivery
 import RouterFinding
 import RouterRules
 import RouterSlack
 
 /// The human-readable `router test` output for one finding.
 enum HumanReport {
-    static func write(source: String, finding f: Finding, evaluation e: Evaluation, explain: Bool, to out: OutputSink) {
+    static func write(
+        source: String, finding f: Finding, evaluation e: Evaluation, explain: Bool,
+        lifecycle: [LifecycleSimulator.Step] = [], to out: OutputSink
+    ) {
         let severity = f.severity == f.severity.rounded() ? String(format1: f.severity) : String(f.severity)
         out.line("\(source): \(f.type) \(f.severityLabel.rawValue) \(severity) account \(f.account) \(f.region) id \(f.id)")
         if explain {
@@ -34,7 +38,7 @@ enum HumanReport {
         for err in e.errors {
             out.line("  \(err)")
         }
-        for d in e.deliveries {
+        for (i, d) in e.deliveries.enumerated() {
             var line = "  -> \(d.channel ?? "(default destination's channel)")"
             if d.to != "default" { line += " via \(d.to)" }
             if !d.mentions.isEmpty { line += " mention " + d.mentions.map(\.slackSyntax).joined(separator: " ") }
@@ -42,6 +46,13 @@ enum HumanReport {
             if let file = d.file { line += " (\(file))" }
             if d.fallback { line += " [fallback]" }
             out.line(line)
+            if i < lifecycle.count {
+                let step = lifecycle[i]
+                var what = "     lifecycle: \(step.action.summary), on_update = \(step.onUpdate.rawValue)"
+                if let assumed = step.assumedDestination { what += " (assuming \(assumed))" }
+                out.line(what)
+                if let reply = step.reply { out.line("     reply: \(reply)") }
+            }
             for l in d.message.preview().split(separator: "\n", omittingEmptySubsequences: false) {
                 out.line("     | \(l)")
             }

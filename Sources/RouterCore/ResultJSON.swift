@@ -1,10 +1,13 @@
 import RouterFinding
 import RouterJSON
 import RouterRules
+import RouterDelivery
 
 /// The `router test --json` line for one finding or one unusable input (the shape is a documented contract).
 public enum ResultJSON {
-    public static func result(source: String, finding f: Finding, evaluation e: Evaluation) -> JSONValue {
+    public static func result(
+        source: String, finding f: Finding, evaluation e: Evaluation, lifecycle: [LifecycleSimulator.Step] = []
+    ) -> JSONValue {
         let severity: JSONValue = f.severity == f.severity.rounded() && abs(f.severity) < 1e15 ? .int(Int64(f.severity)) : .double(f.severity)
         let findingObject: JSONValue = [
             "id": .string(f.id), "type": .string(f.type), "severity": severity,
@@ -12,8 +15,8 @@ public enum ResultJSON {
         ]
         let droppedBy: JSONValue =
             e.dropped.map { ["file": .string($0.file), "reason": $0.reason.map(JSONValue.string) ?? .null] } ?? .null
-        let deliveries: [JSONValue] = e.deliveries.map { d in
-            [
+        let deliveries: [JSONValue] = e.deliveries.enumerated().map { i, d in
+            var out: JSONValue = [
                 "channel": d.channel.map(JSONValue.string) ?? .null,
                 "mention": .array(d.mentions.map { .string($0.slackSyntax) }),
                 "format": .string(d.format),
@@ -22,6 +25,14 @@ public enum ResultJSON {
                 "fallback": .bool(d.fallback),
                 "payload": d.payload,
             ]
+            if i < lifecycle.count {
+                let step = lifecycle[i]
+                out["lifecycle"] = [
+                    "action": .string(step.action.kind), "detail": .string(step.action.summary),
+                    "on_update": .string(step.onUpdate.rawValue), "reply": step.reply.map(JSONValue.string) ?? .null,
+                ]
+            }
+            return out
         }
         return [
             "source": .string(source),

@@ -55,6 +55,8 @@ struct Test: ParsableCommand {
     var now: String?
     @Option(help: "Channel of the fallback delivery used when a rule fails (default: the default destination's own channel).")
     var fallbackChannel: String?
+    @Option(help: "Start the finding lifecycle simulation from the state a router saved in this data directory (its queue.sqlite3); it is read, never changed.")
+    var state: String?
     @Flag(help: "Without INPUT (running RULES/tests): rewrite the golden snapshot files from the actual payloads.")
     var updateSnapshots = false
     @Flag(help: "Route one representative finding per known GuardDuty finding type (Variable types at MEDIUM and HIGH) and report where each goes, with warnings.")
@@ -101,6 +103,8 @@ struct Test: ParsableCommand {
         options.explain = explain
         options.fallbackChannel = fallbackChannel
         options.limits = limits.limits
+        options.stateDirectory = state
+        options.environment = processEnvironment()
         let status = DryRun.run(options, out: .standardOutput(), err: .standardError())
         if status != 0 { throw ExitCode(status) }
     }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import math
 import os
@@ -292,6 +293,15 @@ class State:
         with self.lock:
             self.messages[(channel, ts)] = msg
 
+    def message(self, channel: str, ts: str) -> dict | None:
+        with self.lock:
+            m = self.messages.get((channel, ts))
+            return copy.deepcopy(m) if m is not None else None
+
+    def delete_message(self, channel: str, ts: str) -> bool:
+        with self.lock:
+            return self.messages.pop((channel, ts), None) is not None
+
     def update_message(self, channel: str, ts: str, fields: dict) -> dict | None:
         with self.lock:
             msg = self.messages.get((channel, ts))
@@ -304,6 +314,15 @@ class State:
     def messages_snapshot(self) -> list[dict]:
         with self.lock:
             return [dict(copy.deepcopy(m), channel=c) for (c, _), m in self.messages.items()]
+
+
+def channel_id(channel: str) -> str:
+    """Slack answers with channel IDs, whatever the request named: `#sec-alerts` or `sec-alerts` -> a stable
+    `C...` ID; an ID (`C0123ABCD`, `G...`, `D...`) stays itself."""
+    name = channel[1:] if channel.startswith("#") else channel
+    if len(name) >= 9 and name[0] in "CGD" and all(c.isupper() or c.isdigit() for c in name):
+        return name
+    return "C" + hashlib.sha1(name.encode()).hexdigest()[:10].upper()
 
 
 def validate_response(r) -> None:
@@ -566,6 +585,12 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if route == ("POST", "/_control/script"):
                 self.send_json(200, st.add_rule(spec))
+            elif route == ("POST", "/_control/delete"):
+                # A person deleting a posted message: chat.update of it then answers message_not_found.
+                ch, ts = spec.get("channel"), spec.get("ts")
+                if not isinstance(ch, str) or not isinstance(ts, str):
+                    raise ValueError("delete needs string channel and ts")
+                self.send_json(200, {"ok": st.delete_message(channel_id(ch), ts)})
             elif route == ("GET", "/_control/script"):
                 self.send_json(200, {"rules": st.rules_snapshot()})
             elif route == ("POST", "/_control/config"):
@@ -790,12 +815,17 @@ class Handler(BaseHTTPRequestHandler):
                 self.reply_error(rec, "api", problem)
                 return
             ts = st.next_ts()
+            cid = channel_id(channel)
+            thread_ts = body.get("thread_ts")
+            if thread_ts is not None and st.message(cid, thread_ts) is None:
+                self.reply_error(rec, "api", "thread_not_found")
+                return
             msg = {"type": "message", "user": "U0ROUTER", "bot_id": "B0FAKE", "text": body.get("text", ""), "ts": ts}
-            for k in ("blocks", "attachments", "thread_ts"):
+            for k in ("blocks", "attachments", "thread_ts", "reply_broadcast"):
                 if k in body:
                     msg[k] = body[k]
-            st.store_message(channel, ts, copy.deepcopy(msg))
-            self.send_json(200, {"ok": True, "channel": channel, "ts": ts, "message": msg})
+            st.store_message(cid, ts, copy.deepcopy(msg))
+            self.send_json(200, {"ok": True, "channel": cid, "ts": ts, "message": msg})
             st.finish(rec, status=200, outcome="ok", ts=ts)
             return
         # chat.update
@@ -808,12 +838,13 @@ class Handler(BaseHTTPRequestHandler):
             self.reply_error(rec, "api", problem)
             return
         fields = {k: body[k] for k in ("text", "blocks", "attachments") if k in body}
-        msg = st.update_message(channel, ts, fields)
+        cid = channel_id(channel)
+        msg = st.update_message(cid, ts, fields)
         if msg is None:
             self.reply_error(rec, "api", "message_not_found")
             return
         msg.pop("edited_count", None)
-        self.send_json(200, {"ok": True, "channel": channel, "ts": ts, "text": msg.get("text", ""), "message": msg})
+        self.send_json(200, {"ok": True, "channel": cid, "ts": ts, "text": msg.get("text", ""), "message": msg})
         st.finish(rec, status=200, outcome="ok", ts=ts)
 
 

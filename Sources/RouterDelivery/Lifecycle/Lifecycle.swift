@@ -86,7 +86,7 @@ public enum Lifecycle {
             parts.append("Severity now *\(severityLabel)* (was \(previous.severityLabel))")
         }
         if event.count != previous.count {
-            parts.append("Seen \(event.count) time\(event.count == 1 ? "" : "s") (was \(previous.count))")
+            parts.append("\(parts.isEmpty ? "Seen" : "seen") \(event.count) time\(event.count == 1 ? "" : "s") (was \(previous.count))")
         }
         if let last = event.lastSeen {
             parts.append("last seen \(SlackText.findingInline(last))")
