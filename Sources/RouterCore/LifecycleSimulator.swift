@@ -63,7 +63,7 @@ public final class LifecycleSimulator {
         }
         let delivery = DeliveryPlanner.newDelivery(d, finding: finding, destination: destination)
         let event = delivery.lifecycle!
-        let previous = (try? store.load(findingId: finding.id, lane: delivery.lane)) ?? nil
+        let previous = (try? store.load(findingId: finding.id, lane: delivery.conversation)) ?? nil
         let action = Lifecycle.decide(
             previous: previous, event: event, severityLabel: delivery.severityLabel, canEdit: destination.canEdit)
         var reply: String?
@@ -75,7 +75,7 @@ public final class LifecycleSimulator {
             let ts = "sim.\(nextTs)"
             nextTs += 1
             let record = ThreadRecord(
-                findingId: finding.id, lane: delivery.lane, channelID: destination.canEdit ? d.channel : nil,
+                findingId: finding.id, lane: delivery.conversation, channelID: destination.canEdit ? d.channel : nil,
                 ts: destination.canEdit ? ts : nil, count: event.count, severityLabel: delivery.severityLabel,
                 updatedAt: event.updatedAt, archived: event.archived, version: previous?.version ?? 0, touchedAt: now)
             if let previous {

@@ -90,7 +90,7 @@ public enum DeliveryPlanner {
             updatedAt: finding.updatedAt ?? finding.createdAt ?? "", count: finding.count, severity: finding.severity,
             archived: finding.archived, onUpdate: onUpdate(d, destination: destination), title: finding.title,
             account: finding.account, region: finding.region, resource: finding.resourceSummary,
-            lastSeen: finding.lastSeen, mentions: Mention.prefix(d.mentions))
+            lastSeen: finding.lastSeen, mentions: Mention.prefix(d.mentions), routedChannel: d.channel)
     }
 
     /// The rule's `on_update`, else `thread` for the Web API and `ignore` for webhooks.

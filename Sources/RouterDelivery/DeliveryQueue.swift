@@ -117,6 +117,7 @@ public final class DeliveryQueue: @unchecked Sendable {
                     try insert.bind(19, e?.resource)
                     try insert.bind(20, e?.lastSeen)
                     try insert.bind(21, e?.mentions)
+                    try insert.bind(22, e?.routedChannel)
                     while try insert.step() {}
                     if db.changes > 0 {
                         results.append(.queued(id: db.lastInsertRowID))
@@ -137,9 +138,9 @@ public final class DeliveryQueue: @unchecked Sendable {
         INSERT INTO deliveries (key, lane, destination, channel, finding_id, finding_type, severity_label,
                                 payload, text_payload, state, attempts, enqueued_at, next_attempt_at, used_text_only,
                                 on_update, updated_at, finding_count, severity, archived, title, account, region,
-                                resource, last_seen, mentions)
+                                resource, last_seen, mentions, routed_channel)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', 0, ?10, ?10, 0,
-                ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+                ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
         ON CONFLICT(key) DO NOTHING
         """
 
@@ -471,7 +472,7 @@ public final class DeliveryQueue: @unchecked Sendable {
         id, key, finding_id, finding_type, severity_label, destination, channel, payload, text_payload, state, \
         attempts, enqueued_at, next_attempt_at, first_error, last_error, last_attempt_at, used_text_only, \
         on_update, updated_at, finding_count, severity, archived, title, account, region, resource, last_seen, \
-        mentions, outcome
+        mentions, outcome, routed_channel
         """
 
     private static func row(_ s: SQLiteStatement) -> QueuedDelivery {
@@ -480,7 +481,7 @@ public final class DeliveryQueue: @unchecked Sendable {
             lifecycle = FindingEvent(
                 updatedAt: s.string(18) ?? "", count: Int(s.int64(19)), severity: s.double(20), archived: s.int64(21) != 0,
                 onUpdate: mode, title: s.string(22) ?? "", account: s.string(23) ?? "", region: s.string(24) ?? "",
-                resource: s.string(25), lastSeen: s.string(26), mentions: s.string(27) ?? "")
+                resource: s.string(25), lastSeen: s.string(26), mentions: s.string(27) ?? "", routedChannel: s.string(29))
         }
         return QueuedDelivery(
             id: s.int64(0),
@@ -668,9 +669,10 @@ public final class DeliveryQueue: @unchecked Sendable {
         ALTER TABLE deliveries ADD COLUMN last_seen TEXT;
         ALTER TABLE deliveries ADD COLUMN mentions TEXT;
         ALTER TABLE deliveries ADD COLUMN outcome TEXT;
+        ALTER TABLE deliveries ADD COLUMN routed_channel TEXT;
         CREATE TABLE IF NOT EXISTS finding_threads (
             finding_id TEXT NOT NULL,
-            lane TEXT NOT NULL,
+            conversation TEXT NOT NULL,
             channel_id TEXT,
             ts TEXT,
             finding_count INTEGER NOT NULL,
@@ -682,7 +684,7 @@ public final class DeliveryQueue: @unchecked Sendable {
             claimed_at REAL,
             version INTEGER NOT NULL,
             touched_at REAL NOT NULL,
-            PRIMARY KEY (finding_id, lane)
+            PRIMARY KEY (finding_id, conversation)
         ) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS finding_threads_touched ON finding_threads (touched_at);
         """,

@@ -35,6 +35,10 @@ public struct NewDelivery: Sendable, Equatable {
 
     /// The lane deliveries are paced and ordered in: destination + channel.
     public var lane: String { destination + "\u{1F}" + (channel ?? "") }
+
+    /// The conversation a finding's lifecycle state is kept for: destination + the channel the rule chose (for a
+    /// webhook, several conversations share one lane).
+    public var conversation: String { destination + "\u{1F}" + (lifecycle?.routedChannel ?? channel ?? "") }
 }
 
 public enum DeliveryState: String, Sendable, Equatable {

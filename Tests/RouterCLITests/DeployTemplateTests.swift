@@ -55,6 +55,10 @@ final class DeployTemplateTests: XCTestCase {
             "Type: AWS::GuardDuty::Detector", "FindingPublishingFrequency: !Ref FindingPublishingFrequency",
             "source: [aws.guardduty]", "detail-type: [GuardDuty Finding]", "Runtime: provided.al2023",
             "Handler: bootstrap", "OnFailure:", "Type: AWS::SQS::Queue", "{{resolve:secretsmanager:",
+            // The finding lifecycle's state table, handed to the function with the rights it needs.
+            "Type: AWS::DynamoDB::Table", "AttributeName: pk", "AttributeName: expires_at",
+            "ROUTER_STATE_TABLE: !Ref FindingStateTable", "dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem",
+            "Resource: !GetAtt FindingStateTable.Arn",
         ] {
             XCTAssertTrue(text.contains(needle), "template lacks \(needle)")
         }

@@ -93,7 +93,8 @@ final class RouterBinaryTests: XCTestCase {
             XCTAssertEqual(keys, ["source", "finding", "dropped", "dropped_by", "unrouted", "deliveries", "errors"])
             XCTAssertEqual(line["finding"]?.objectValue?.keys, ["id", "type", "severity", "severity_label", "account", "region"])
             for d in line["deliveries"]?.arrayValue ?? [] {
-                XCTAssertEqual(d.objectValue?.keys, ["channel", "mention", "format", "to", "file", "fallback", "payload"])
+                XCTAssertEqual(d.objectValue?.keys, ["channel", "mention", "format", "to", "file", "fallback", "payload", "lifecycle"])
+                XCTAssertEqual(d["lifecycle"]?.objectValue?.keys, ["action", "detail", "on_update", "reply"])
                 XCTAssertEqual(d["payload"]?["channel"], d["channel"])
                 XCTAssertNotNil(d["payload"]?["text"]?.stringValue)
             }

@@ -63,6 +63,7 @@
 ---@field format? "detailed"|"compact"|string "detailed" (default), "compact", or a name from some file's `formats`.
 ---@field to? string A destination name (SLACK_WEBHOOK_URL_<NAME>); default "default".
 ---@field continue? boolean true lets later files' routes add deliveries too.
+---@field on_update? "thread"|"update"|"repost"|"ignore" What a later event of the same finding does in this channel (default: "thread" with a bot token, "ignore" with a webhook).
 
 ---A filter: true keeps the finding, false (optionally with a reason) drops it.
 ---@alias FilterFn fun(f: Finding, ctx: Ctx): boolean, string?

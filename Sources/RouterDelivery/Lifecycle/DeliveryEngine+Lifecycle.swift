@@ -14,13 +14,15 @@ extension DeliveryEngine {
         let findingId = item.delivery.findingId
         var previous: ThreadRecord?
         do {
-            previous = try threads.load(findingId: findingId, lane: lane)
+            previous = try threads.load(findingId: findingId, lane: item.delivery.conversation)
         } catch {
             retryLater(item, error: "state_store: \(error.message)")
             return
         }
         let now = clock.now()
-        if let p = previous, p.isClaimOnly, p.claimedBy != owner, now - (p.claimedAt ?? 0) < policy.claimStaleAfter {
+        if let p = previous, p.isClaimOnly, let holder = p.claimedBy, holder != owner,
+            now - (p.claimedAt ?? 0) < policy.claimStaleAfter, Self.ownerIsAlive(holder)
+        {
             // Another router is posting this finding's first message here: wait for it, then update it.
             waitAndRetry(item, seconds: 1, why: "waiting for another router's first post of this finding")
             return
@@ -63,7 +65,7 @@ extension DeliveryEngine {
         let now = clock.now()
         var base: ThreadRecord
         let claim = ThreadRecord(
-            findingId: item.delivery.findingId, lane: item.delivery.lane, count: event.count,
+            findingId: item.delivery.findingId, lane: item.delivery.conversation, count: event.count,
             severityLabel: item.delivery.severityLabel, updatedAt: event.updatedAt, claimedBy: owner, claimedAt: now,
             touchedAt: now)
         do {
@@ -95,6 +97,7 @@ extension DeliveryEngine {
         let outcome = transport.send(
             SlackRequest(destination: destination, method: Self.postMethod(destination), body: Self.body(for: item, destination: destination)))
         guard case .delivered(let ts, let channelID) = outcome else {
+            if base.isClaimOnly { releaseClaim(base, threads: threads) }
             settleFailure(item, outcome)
             return
         }
@@ -168,6 +171,14 @@ extension DeliveryEngine {
         recordDelivered(item, outcome: summary)
     }
 
+    /// Gives up a first-post claim that did not lead to a post (Slack failed): another router may take it over at once
+    /// (this one takes it again on its retry).
+    func releaseClaim(_ claim: ThreadRecord, threads: ThreadStore) {
+        var released = claim
+        released.claimedAt = 0
+        _ = try? threads.replace(released, expectedVersion: claim.version)
+    }
+
     /// Writes `record` conditionally; when another router wrote in between, keeps whichever event is newer.
     func save(_ record: ThreadRecord, expectedVersion: Int64, threads: ThreadStore) {
         var expected = expectedVersion
@@ -212,7 +223,7 @@ extension DeliveryEngine {
             guard let e = d.delivery.lifecycle, !e.archived else { return false }
             do {
                 let claim = ThreadRecord(
-                    findingId: id, lane: d.delivery.lane, count: e.count, severityLabel: d.delivery.severityLabel,
+                    findingId: id, lane: d.delivery.conversation, count: e.count, severityLabel: d.delivery.severityLabel,
                     updatedAt: e.updatedAt, claimedBy: owner, claimedAt: now, touchedAt: now)
                 if let existing = try threads.insert(claim) {
                     // Ours from an earlier attempt, or already posted / being posted elsewhere.
@@ -269,6 +280,14 @@ extension DeliveryEngine {
                 body: Self.body(fields: fields, payload: payload.serializedBytes())))
         guard case .delivered(let ts, let channelID) = outcome else {
             try? queue.releaseLeases(ids: members.dropFirst().map(\.id))
+            for m in members {
+                guard let version = claimed.removeValue(forKey: m.delivery.findingId), let e = m.delivery.lifecycle else { continue }
+                releaseClaim(
+                    ThreadRecord(
+                        findingId: m.delivery.findingId, lane: m.delivery.conversation, count: e.count,
+                        severityLabel: m.delivery.severityLabel, updatedAt: e.updatedAt, claimedBy: owner, claimedAt: now,
+                        version: version, touchedAt: now), threads: threads)
+            }
             settleFailure(head, outcome)
             return true
         }
@@ -276,7 +295,7 @@ extension DeliveryEngine {
         for id in order {
             guard let d = latest[id], let e = d.delivery.lifecycle, let version = claimed[id] else { continue }
             let record = ThreadRecord(
-                findingId: id, lane: d.delivery.lane,
+                findingId: id, lane: d.delivery.conversation,
                 channelID: channelID ?? (destination.canEdit ? d.delivery.channel : nil), ts: ts, count: e.count,
                 severityLabel: d.delivery.severityLabel, updatedAt: e.updatedAt, archived: false, inDigest: true,
                 version: version, touchedAt: done)

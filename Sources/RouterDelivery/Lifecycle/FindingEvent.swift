@@ -23,11 +23,16 @@ public struct FindingEvent: Sendable, Equatable {
     /// The delivery's mentions in Slack syntax (`<!here> <@U0123>`), for a broadcast reply and digests; built from the
     /// rule's validated mentions, never from finding text.
     public var mentions: String
+    /// The channel the rule chose, also for a webhook (whose deliveries carry no channel): one finding routed to two
+    /// channels through one webhook is two conversations.
+    public var routedChannel: String?
 
     public init(
         updatedAt: String, count: Int, severity: Double, archived: Bool, onUpdate: OnUpdate, title: String,
-        account: String, region: String, resource: String?, lastSeen: String?, mentions: String
+        account: String, region: String, resource: String?, lastSeen: String?, mentions: String,
+        routedChannel: String? = nil
     ) {
+        self.routedChannel = routedChannel
         self.updatedAt = updatedAt
         self.count = count
         self.severity = severity

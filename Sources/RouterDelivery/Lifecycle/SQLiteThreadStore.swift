@@ -7,7 +7,7 @@ extension DeliveryQueue {
     func loadThread(findingId: String, lane: String) throws(QueueError) -> ThreadRecord? {
         try read("read finding state") { db throws(SQLiteError) in
             try db.first(
-                "SELECT \(Self.threadColumns) FROM finding_threads WHERE finding_id = ?1 AND lane = ?2",
+                "SELECT \(Self.threadColumns) FROM finding_threads WHERE finding_id = ?1 AND conversation = ?2",
                 [.text(findingId), .text(lane)], Self.threadRow)
         }
     }
@@ -15,14 +15,14 @@ extension DeliveryQueue {
     func insertThread(_ r: ThreadRecord) throws(QueueError) -> ThreadRecord? {
         try transaction("write finding state") { db throws(SQLiteError) -> ThreadRecord? in
             if let existing = try db.first(
-                "SELECT \(Self.threadColumns) FROM finding_threads WHERE finding_id = ?1 AND lane = ?2",
+                "SELECT \(Self.threadColumns) FROM finding_threads WHERE finding_id = ?1 AND conversation = ?2",
                 [.text(r.findingId), .text(r.lane)], Self.threadRow)
             {
                 return existing
             }
             try db.run(
                 """
-                INSERT INTO finding_threads (finding_id, lane, channel_id, ts, finding_count, severity_label, updated_at,
+                INSERT INTO finding_threads (finding_id, conversation, channel_id, ts, finding_count, severity_label, updated_at,
                     archived, in_digest, claimed_by, claimed_at, version, touched_at)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12)
                 """, Self.threadValues(r))
@@ -39,7 +39,7 @@ extension DeliveryQueue {
                 UPDATE finding_threads SET channel_id = ?3, ts = ?4, finding_count = ?5, severity_label = ?6,
                     updated_at = ?7, archived = ?8, in_digest = ?9, claimed_by = ?10, claimed_at = ?11,
                     version = version + 1, touched_at = ?12
-                WHERE finding_id = ?1 AND lane = ?2 AND version = ?13
+                WHERE finding_id = ?1 AND conversation = ?2 AND version = ?13
                 """, values)
             return n > 0
         }
@@ -55,12 +55,12 @@ extension DeliveryQueue {
     /// Every stored finding state (for inspection and tests).
     public func allThreads() throws(QueueError) -> [ThreadRecord] {
         try read("read finding state") { db throws(SQLiteError) in
-            try db.query("SELECT \(Self.threadColumns) FROM finding_threads ORDER BY finding_id, lane", [], Self.threadRow)
+            try db.query("SELECT \(Self.threadColumns) FROM finding_threads ORDER BY finding_id, conversation", [], Self.threadRow)
         }
     }
 
     private static let threadColumns = """
-        finding_id, lane, channel_id, ts, finding_count, severity_label, updated_at, archived, in_digest, claimed_by, \
+        finding_id, conversation, channel_id, ts, finding_count, severity_label, updated_at, archived, in_digest, claimed_by, \
         claimed_at, version, touched_at
         """
 

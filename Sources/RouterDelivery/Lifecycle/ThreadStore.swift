@@ -3,7 +3,7 @@ import Synchronization
 /// Where a finding stands in one lane (destination + channel): the conversation the router keeps for it.
 public struct ThreadRecord: Sendable, Equatable {
     public var findingId: String
-    /// `NewDelivery.lane`: destination + channel.
+    /// `NewDelivery.conversation`: destination + the channel the rule chose.
     public var lane: String
     /// The channel ID Slack answered with (the Web API); chat.update and thread replies need it. nil for webhooks.
     public var channelID: String?
