@@ -214,35 +214,42 @@ extension DeliveryEngine {
             log("delivery queue: \(error)")
             return false
         }
-        var members: [QueuedDelivery] = [head]
-        var released: [Int64] = []
-        var claimed: [String: Int64] = [:]  // finding id -> version of our claim
-        func claimFirst(_ d: QueuedDelivery) -> Bool {
-            let id = d.delivery.findingId
-            if claimed[id] != nil { return true }
-            guard let e = d.delivery.lifecycle, !e.archived else { return false }
-            do {
-                let claim = ThreadRecord(
-                    findingId: id, lane: d.delivery.conversation, count: e.count, severityLabel: d.delivery.severityLabel,
-                    updatedAt: e.updatedAt, claimedBy: owner, claimedAt: now, touchedAt: now)
-                if let existing = try threads.insert(claim) {
-                    // Ours from an earlier attempt, or already posted / being posted elsewhere.
-                    guard existing.isClaimOnly, existing.claimedBy == owner else { return false }
-                    claimed[id] = existing.version
-                } else {
-                    claimed[id] = 1
-                }
-                return true
-            } catch {
-                return false
-            }
+        // Claim the first post of every (finding, conversation) in one go; a finding something is already stored for
+        // (posted, or being posted elsewhere) is left for its own turn.
+        func key(_ d: QueuedDelivery) -> String { d.delivery.conversation + "\u{1F}" + d.delivery.findingId }
+        var claims: [ThreadRecord] = []
+        var claimIndex: [String: Int] = [:]
+        for d in [head] + others {
+            guard let e = d.delivery.lifecycle, !e.archived, claimIndex[key(d)] == nil else { continue }
+            claimIndex[key(d)] = claims.count
+            claims.append(
+                ThreadRecord(
+                    findingId: d.delivery.findingId, lane: d.delivery.conversation, count: e.count,
+                    severityLabel: d.delivery.severityLabel, updatedAt: e.updatedAt, claimedBy: owner, claimedAt: now,
+                    touchedAt: now))
         }
-        guard claimFirst(head) else {
+        var claimed: [String: Int64] = [:]  // key -> version of our claim
+        do {
+            for (i, existing) in try threads.insertAll(claims).enumerated() {
+                let k = claims[i].lane + "\u{1F}" + claims[i].findingId
+                if let existing {
+                    // Ours from an earlier attempt can be digested; anything else is not a first post.
+                    if existing.isClaimOnly && existing.claimedBy == owner { claimed[k] = existing.version }
+                } else {
+                    claimed[k] = 1
+                }
+            }
+        } catch {
+            log("finding state: \(error.message)")
+        }
+        guard claimed[key(head)] != nil else {
             try? queue.releaseLeases(ids: others.map(\.id))
             return false
         }
+        var members: [QueuedDelivery] = [head]
+        var released: [Int64] = []
         for d in others {
-            if claimFirst(d) { members.append(d) } else { released.append(d.id) }
+            if claimed[key(d)] != nil { members.append(d) } else { released.append(d.id) }
         }
         try? queue.releaseLeases(ids: released)
         guard members.count > 1 else { return false }
@@ -250,7 +257,7 @@ extension DeliveryEngine {
         var latest: [String: QueuedDelivery] = [:]
         var order: [String] = []
         for m in members {
-            let id = m.delivery.findingId
+            let id = key(m)
             if let seen = latest[id] {
                 if let a = m.delivery.lifecycle, let b = seen.delivery.lifecycle, EventTime.isNewer(a.updatedAt, than: b.updatedAt) {
                     latest[id] = m
@@ -281,7 +288,7 @@ extension DeliveryEngine {
         guard case .delivered(let ts, let channelID) = outcome else {
             try? queue.releaseLeases(ids: members.dropFirst().map(\.id))
             for m in members {
-                guard let version = claimed.removeValue(forKey: m.delivery.findingId), let e = m.delivery.lifecycle else { continue }
+                guard let version = claimed.removeValue(forKey: key(m)), let e = m.delivery.lifecycle else { continue }
                 releaseClaim(
                     ThreadRecord(
                         findingId: m.delivery.findingId, lane: m.delivery.conversation, count: e.count,
@@ -292,14 +299,22 @@ extension DeliveryEngine {
             return true
         }
         let done = clock.now()
-        for id in order {
-            guard let d = latest[id], let e = d.delivery.lifecycle, let version = claimed[id] else { continue }
-            let record = ThreadRecord(
-                findingId: id, lane: d.delivery.conversation,
-                channelID: channelID ?? (destination.canEdit ? d.delivery.channel : nil), ts: ts, count: e.count,
-                severityLabel: d.delivery.severityLabel, updatedAt: e.updatedAt, archived: false, inDigest: true,
-                version: version, touchedAt: done)
-            save(record, expectedVersion: version, threads: threads)
+        var records: [(ThreadRecord, expectedVersion: Int64)] = []
+        for k in order {
+            guard let d = latest[k], let e = d.delivery.lifecycle, let version = claimed[k] else { continue }
+            records.append(
+                (ThreadRecord(
+                    findingId: d.delivery.findingId, lane: d.delivery.conversation,
+                    channelID: channelID ?? (destination.canEdit ? d.delivery.channel : nil), ts: ts, count: e.count,
+                    severityLabel: d.delivery.severityLabel, updatedAt: e.updatedAt, archived: false, inDigest: true,
+                    version: version, touchedAt: done), version))
+        }
+        do {
+            for (i, ok) in try threads.replaceAll(records).enumerated() where !ok {
+                save(records[i].0, expectedVersion: records[i].expectedVersion, threads: threads)
+            }
+        } catch {
+            log("finding state: cannot record the digest's findings: \(error.message)")
         }
         let outcomeText = "listed in a digest of \(entries.count) finding\(entries.count == 1 ? "" : "s")" + (ts.map { " ts \($0)" } ?? "")
         do {

@@ -13,7 +13,20 @@ extension DeliveryQueue {
     }
 
     func insertThread(_ r: ThreadRecord) throws(QueueError) -> ThreadRecord? {
-        try transaction("write finding state") { db throws(SQLiteError) -> ThreadRecord? in
+        try insertThreads([r])[0]
+    }
+
+    /// Inserts each record absent from the table, in one transaction (one fsync for a digest's claims).
+    func insertThreads(_ records: [ThreadRecord]) throws(QueueError) -> [ThreadRecord?] {
+        try transaction("write finding state") { db throws(SQLiteError) -> [ThreadRecord?] in
+            var out: [ThreadRecord?] = []
+            for r in records { out.append(try Self.insertThread(r, db)) }
+            return out
+        }
+    }
+
+    private static func insertThread(_ r: ThreadRecord, _ db: SQLiteConnection) throws(SQLiteError) -> ThreadRecord? {
+        do {
             if let existing = try db.first(
                 "SELECT \(Self.threadColumns) FROM finding_threads WHERE finding_id = ?1 AND conversation = ?2",
                 [.text(r.findingId), .text(r.lane)], Self.threadRow)
@@ -31,7 +44,20 @@ extension DeliveryQueue {
     }
 
     func replaceThread(_ r: ThreadRecord, expectedVersion: Int64) throws(QueueError) -> Bool {
-        try transaction("write finding state") { db throws(SQLiteError) -> Bool in
+        try replaceThreads([(r, expectedVersion)])[0]
+    }
+
+    /// Conditional replaces in one transaction.
+    func replaceThreads(_ records: [(ThreadRecord, Int64)]) throws(QueueError) -> [Bool] {
+        try transaction("write finding state") { db throws(SQLiteError) -> [Bool] in
+            var out: [Bool] = []
+            for (r, v) in records { out.append(try Self.replaceThread(r, expectedVersion: v, db)) }
+            return out
+        }
+    }
+
+    private static func replaceThread(_ r: ThreadRecord, expectedVersion: Int64, _ db: SQLiteConnection) throws(SQLiteError) -> Bool {
+        do {
             var values = Self.threadValues(r)
             values.append(.int(expectedVersion))
             let n = try db.run(
@@ -90,6 +116,16 @@ struct SQLiteThreadStore: ThreadStore {
 
     func insert(_ record: ThreadRecord) throws(StateStoreError) -> ThreadRecord? {
         do { return try queue.insertThread(record) } catch { throw StateStoreError(error.message) }
+    }
+
+    func insertAll(_ records: [ThreadRecord]) throws(StateStoreError) -> [ThreadRecord?] {
+        do { return try queue.insertThreads(records) } catch { throw StateStoreError(error.message) }
+    }
+
+    func replaceAll(_ records: [(ThreadRecord, expectedVersion: Int64)]) throws(StateStoreError) -> [Bool] {
+        do { return try queue.replaceThreads(records.map { ($0.0, $0.expectedVersion) }) } catch {
+            throw StateStoreError(error.message)
+        }
     }
 
     func replace(_ record: ThreadRecord, expectedVersion: Int64) throws(StateStoreError) -> Bool {

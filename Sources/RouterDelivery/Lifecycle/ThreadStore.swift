@@ -67,6 +67,24 @@ public protocol ThreadStore: Sendable {
     /// Stores `record` (with version `expectedVersion + 1`) only if the stored version is still `expectedVersion`;
     /// false when another writer got there first.
     func replace(_ record: ThreadRecord, expectedVersion: Int64) throws(StateStoreError) -> Bool
+    /// ``insert(_:)`` for many records (a digest's claims); a store may do it in one transaction.
+    func insertAll(_ records: [ThreadRecord]) throws(StateStoreError) -> [ThreadRecord?]
+    /// ``replace(_:expectedVersion:)`` for many records (a digest's findings); a store may do it in one transaction.
+    func replaceAll(_ records: [(ThreadRecord, expectedVersion: Int64)]) throws(StateStoreError) -> [Bool]
+}
+
+extension ThreadStore {
+    public func insertAll(_ records: [ThreadRecord]) throws(StateStoreError) -> [ThreadRecord?] {
+        var out: [ThreadRecord?] = []
+        for r in records { out.append(try insert(r)) }
+        return out
+    }
+
+    public func replaceAll(_ records: [(ThreadRecord, expectedVersion: Int64)]) throws(StateStoreError) -> [Bool] {
+        var out: [Bool] = []
+        for (r, v) in records { out.append(try replace(r, expectedVersion: v)) }
+        return out
+    }
 }
 
 /// A ``ThreadStore`` in memory: for tests and for `router test`'s simulation. Thread-safe.
