@@ -240,6 +240,42 @@ final class DynamoDBThreadStoreTests: XCTestCase {
         _ = expectError(["longer than a key can be"]) { _ = try store.insert(record(long)) }
     }
 
+    /// The signature itself, checked by botocore (moto accepts any): region, service, session token, target.
+    func testRequestsAreSignedForDynamoDBWithTheSessionTokenAsBotocoreComputesIt() throws {
+        let checker = try HelperProcess(
+            try MotoServer.python(), [MotoServer.sigV4Checker, "AKIDROUTERTEST", Self.secretKey], waitFor: #"PORT (\d+)"#)
+        defer { checker.terminate() }
+        let request: JSONValue = [
+            "TableName": "router-state", "Key": DynamoDBItem.key(findingId: "f", lane: "l"), "ConsistentRead": true,
+        ]
+
+        let store = DynamoDBThreadStore(config: config(port: checker.port, table: "router-state"))
+        guard case .done(let seen) = try store.call("GetItem", request, idempotent: true) else {
+            return XCTFail("the checker answered an error")
+        }
+        XCTAssertEqual(seen["valid"]?.boolValue, true, seen["why"]?.stringValue ?? "\(seen)")
+        XCTAssertEqual(seen["accessKey"]?.stringValue, "AKIDROUTERTEST")
+        XCTAssertEqual(seen["scope"]?.stringValue?.hasSuffix("/eu-west-1/dynamodb/aws4_request"), true, "\(seen)")
+        XCTAssertEqual(seen["securityToken"]?.stringValue, Self.sessionToken)
+        let signed = (seen["signedHeaders"]?.arrayValue ?? []).compactMap(\.stringValue)
+        for header in ["host", "x-amz-date", "x-amz-security-token", "x-amz-target", "content-type"] {
+            XCTAssertTrue(signed.contains(header), "\(header) not signed: \(signed)")
+        }
+        XCTAssertEqual(seen["target"]?.stringValue, "DynamoDB_20120810.GetItem")
+        XCTAssertEqual(seen["contentType"]?.stringValue, "application/x-amz-json-1.0")
+        XCTAssertEqual(try JSONValue.parse(seen["body"]?.stringValue ?? ""), request)
+
+        // Without a session token: no token header. With another secret: botocore disagrees (the check can fail).
+        var other = store.config
+        other.sessionToken = nil
+        other.secretKey = Secret("another-secret")
+        guard case .done(let unsigned) = try DynamoDBThreadStore(config: other).call("GetItem", request, idempotent: true)
+        else { return XCTFail("the checker answered an error") }
+        XCTAssertEqual(unsigned["valid"]?.boolValue, false)
+        XCTAssertEqual(unsigned["why"]?.stringValue, "signature mismatch")
+        XCTAssertEqual(unsigned["securityToken"], .null)
+    }
+
     // MARK: - Without moto
 
     func testErrorTypesAreReducedToTheirName() {
