@@ -276,6 +276,81 @@ final class DynamoDBThreadStoreTests: XCTestCase {
         XCTAssertEqual(unsigned["securityToken"], .null)
     }
 
+    // MARK: - Failures moto cannot produce (a scripted endpoint)
+
+    func testThrottledReadsAreRetriedTwiceThenTheErrorIsNamed() throws {
+        let stored = storedRecord()
+        let (store, log, pauses) = try scripted([
+            (400, awsError("ProvisionedThroughputExceededException"), 0), (400, awsError("ThrottlingException"), 0),
+            (200, itemAnswer(stored), 0), (400, awsError("ProvisionedThroughputExceededException"), 0),
+        ])
+        XCTAssertEqual(try store.load(findingId: stored.findingId, lane: stored.lane), stored)
+        XCTAssertEqual(try log(), Array(repeating: "DynamoDB_20120810.GetItem", count: 3))
+        XCTAssertEqual(pauses.all, [1, 2])
+
+        _ = expectError(["router-scripted", "GetItem", "ProvisionedThroughputExceededException (HTTP 400)"]) {
+            _ = try store.load(findingId: stored.findingId, lane: stored.lane)
+        }
+        XCTAssertEqual(try log().count, 6, "three attempts, no more")
+    }
+
+    func testAWriteIsNotRepeatedAfterAServerErrorButAReadIs() throws {
+        let (store, log, _) = try scripted([(500, awsError("InternalServerError"), 0)])
+        _ = expectError(["router-scripted", "PutItem", "InternalServerError (HTTP 500)"]) { _ = try store.insert(record()) }
+        XCTAssertEqual(try log(), ["DynamoDB_20120810.PutItem"], "the write may have happened: not repeated")
+        _ = expectError(["PutItem", "InternalServerError"]) { _ = try store.replace(record(), expectedVersion: 1) }
+        XCTAssertEqual(try log().count, 2)
+        _ = expectError(["GetItem", "InternalServerError"]) { _ = try store.load(findingId: "f", lane: "l") }
+        XCTAssertEqual(try log().count, 5, "a read is repeated")
+    }
+
+    func testAConditionFailureWithoutTheStoredItemFallsBackToAConsistentRead() throws {
+        let stored = storedRecord()
+        let (store, log, _) = try scripted([
+            (400, awsError("ConditionalCheckFailedException"), 0), (200, itemAnswer(stored), 0),
+            (400, awsError("ConditionalCheckFailedException"), 0), (200, itemAnswer(stored), 0),
+        ])
+        XCTAssertEqual(try store.insert(record(stored.findingId, lane: stored.lane)), stored)
+        XCTAssertEqual(try log(), ["DynamoDB_20120810.PutItem", "DynamoDB_20120810.GetItem"])
+        // An answer for another key is refused.
+        _ = expectError(["GetItem", "another finding or lane"]) { _ = try store.insert(record()) }
+    }
+
+    func testDynamoDBsOwnMessageNeverReachesTheError() throws {
+        // What AWS says about a bad signature quotes the canonical request, signed token header included.
+        let message = "The request signature we calculated does not match. The Canonical String for this request "
+            + "should have been 'POST / content-type:application/x-amz-json-1.0 x-amz-security-token:\(Self.sessionToken) "
+            + "\(Self.secretKey)'"
+        let (store, _, _) = try scripted([
+            (400, awsError("InvalidSignatureException", message: message), 0),
+            (403, "<html>\(Self.secretKey) \(Self.sessionToken)</html>", 0),
+        ])
+        assertNoCredentials(expectError(["router-scripted", "InvalidSignatureException (HTTP 400)"]) { _ = try store.insert(record()) })
+        let plain = expectError(["router-scripted", "PutItem failed: HTTP 403"]) { _ = try store.insert(record()) }
+        assertNoCredentials(plain)
+        XCTAssertFalse(plain?.message.contains("Canonical") ?? true)
+    }
+
+    func testMalformedAnswersAreErrorsNamingWhatIsWrong() throws {
+        var item = DynamoDBItem.item(storedRecord(), version: 3) ?? JSONObject()
+        _ = item.removeValue(forKey: "version")
+        let (store, _, _) = try scripted([
+            (200, JSONValue.object(["Item": .object(item)]).serialized(), 0), (200, "not json", 0),
+        ])
+        _ = expectError(["router-scripted", "GetItem", "no valid 'version'"]) { _ = try store.load(findingId: "f", lane: "l") }
+        _ = expectError(["GetItem", "HTTP 200 without a JSON object"]) { _ = try store.load(findingId: "f", lane: "l") }
+    }
+
+    func testASlowAnswerTimesOutOnceWithinTheBound() throws {
+        let (store, log, _) = try scripted([(200, "{}", 8)])
+        let started = Date()
+        _ = expectError(["router-scripted", "GetItem", "timeout"]) { _ = try store.load(findingId: "f", lane: "l") }
+        let elapsed = Date().timeIntervalSince(started)
+        XCTAssertGreaterThan(elapsed, 4.5)
+        XCTAssertLessThan(elapsed, 7.5, "total bound 5 s, not retried")
+        XCTAssertEqual(try log().count, 1)
+    }
+
     // MARK: - Without moto
 
     func testErrorTypesAreReducedToTheirName() {
@@ -366,6 +441,45 @@ final class DynamoDBThreadStoreTests: XCTestCase {
         return try XCTUnwrap(answer["Item"])
     }
 
+    /// A store over Tests/Moto/scripted_dynamodb.py answering `steps` (status, body, delay) in order; the X-Amz-Target
+    /// of every request it received; the retry pauses the store asked for (none is slept).
+    private func scripted(_ steps: [(Int, String, Double)]) throws -> (DynamoDBThreadStore, () throws -> [String], Pauses) {
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("script-\(UUID().uuidString).json")
+        let json = JSONValue.array(
+            steps.map { .object(["status": .int(Int64($0.0)), "body": .string($0.1), "delay": .double($0.2)]) })
+        try Data(json.serializedBytes()).write(to: script)
+        let helper = try HelperProcess(try MotoServer.python(), [MotoServer.scriptedDynamoDB, script.path], waitFor: #"PORT (\d+)"#)
+        addTeardownBlock {
+            helper.terminate()
+            try? FileManager.default.removeItem(at: script)
+        }
+        let pauses = Pauses()
+        let store = DynamoDBThreadStore(
+            config: config(port: helper.port, table: "router-scripted"), maxIdleClients: 2, pause: { pauses.add($0) })
+        let log = { () throws -> [String] in
+            var request = HTTPRequest(method: .get, url: "http://127.0.0.1:\(helper.port)/log")
+            request.totalTimeout = 5
+            guard case .success(let r) = HTTPClient().send(request) else { throw NSError(domain: "test", code: 2) }
+            return (try JSONValue.parse(r.body).arrayValue ?? []).compactMap(\.stringValue)
+        }
+        return (store, log, pauses)
+    }
+
+    private func awsError(_ type: String, message: String = "an error") -> String {
+        JSONValue.object(["__type": .string("com.amazonaws.dynamodb.v20120810#" + type), "message": .string(message)])
+            .serialized()
+    }
+
+    private func storedRecord() -> ThreadRecord {
+        var r = fullRecord()
+        r.version = 3
+        return r
+    }
+
+    private func itemAnswer(_ r: ThreadRecord) -> String {
+        JSONValue.object(["Item": .object(DynamoDBItem.item(r, version: r.version) ?? JSONObject())]).serialized()
+    }
+
     private func closedLoopbackPort() throws -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         XCTAssertGreaterThanOrEqual(fd, 0)
@@ -392,4 +506,12 @@ private final class Results: @unchecked Sendable {
     init(count: Int) { slots = Array(repeating: nil, count: count) }
     func set(_ i: Int, _ r: Result<ThreadRecord?, StateStoreError>) { lock.withLock { slots[i] = r } }
     var all: [Result<ThreadRecord?, StateStoreError>?] { lock.withLock { slots } }
+}
+
+/// Retry pauses asked for by a store under test.
+private final class Pauses: @unchecked Sendable {
+    private let lock = NSLock()
+    private var attempts: [Int] = []
+    func add(_ attempt: Int) { lock.withLock { attempts.append(attempt) } }
+    var all: [Int] { lock.withLock { attempts } }
 }

@@ -49,6 +49,10 @@ enum MotoServer {
     /// Tests/Moto/sigv4_check.py: a loopback endpoint that checks SigV4 signatures with botocore (see its header).
     static let sigV4Checker = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Moto/sigv4_check.py").path
+
+    /// Tests/Moto/scripted_dynamodb.py: a loopback endpoint answering from a script (see its header).
+    static let scriptedDynamoDB = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Moto/scripted_dynamodb.py").path
 }
 
 /// A helper process on loopback: started with its output in a log file, ready once the log matches a pattern whose

@@ -20,8 +20,9 @@ import Synchronization
 /// transport's short error name); it never holds a credential, a header or DynamoDB's free-text message (a signature
 /// error's message can quote the signed headers, session token included).
 ///
-/// Requests that certainly changed nothing (throttling, refused connections) are retried twice after a short pause;
-/// a write whose answer was lost is not (its condition would then fail against its own write).
+/// Requests that certainly changed nothing (throttling, refused connections) are retried twice after a short pause,
+/// reads also after a 5xx or a broken connection; a write whose answer was lost is not (its condition would then
+/// fail against its own write), nor anything that timed out (a call takes at most `totalTimeout` plus ~0.4 s).
 public final class DynamoDBThreadStore: ThreadStore {
     public let config: DynamoDBConfig
     private let url: String
@@ -71,7 +72,7 @@ public final class DynamoDBThreadStore: ThreadStore {
                 return nil
             case .conditionFailed(let body):
                 if let old = body["Item"], old.objectValue?.isEmpty == false {
-                    return try decode(old, "PutItem")
+                    return try decode(old, "PutItem", findingId: record.findingId, lane: record.lane)
                 }
                 if let stored = try get(findingId: record.findingId, lane: record.lane) { return stored }
             }
@@ -109,11 +110,7 @@ public final class DynamoDBThreadStore: ThreadStore {
             throw error("GetItem", "unexpected ConditionalCheckFailedException")
         }
         guard let item = body["Item"] else { return nil }
-        let record = try decode(item, "GetItem")
-        guard record.findingId == findingId, record.lane == lane else {
-            throw error("GetItem", "the stored item belongs to another finding or lane")
-        }
-        return record
+        return try decode(item, "GetItem", findingId: findingId, lane: lane)
     }
 
     enum Outcome {
@@ -168,8 +165,9 @@ public final class DynamoDBThreadStore: ThreadStore {
 
         switch result {
         case .failure(let e):
+            // A timeout is not retried at all: three of them would hold a Lambda invocation for 15 s.
             let neverSent = e.name == "connect_failed" || e.name == "dns_failed" || e.name == "proxy_dns_failed"
-            return .failure(Failure(text: e.name, retryable: neverSent, retryableIfIdempotent: true))
+            return .failure(Failure(text: e.name, retryable: neverSent, retryableIfIdempotent: e.name != "timeout"))
         case .success(let response) where (200..<300).contains(response.status):
             if response.bodyTruncated { return .failure(Failure(text: "answer too large")) }
             guard let json = try? JSONValue.parse(response.body), json.objectValue != nil else {
@@ -223,10 +221,17 @@ public final class DynamoDBThreadStore: ThreadStore {
         error(operation, "a time or version of the record cannot be stored (not finite or out of range)")
     }
 
-    private func decode(_ item: JSONValue, _ operation: String) throws(StateStoreError) -> ThreadRecord {
+    /// The record in a stored `item`, which must be the one of (`findingId`, `lane`).
+    private func decode(_ item: JSONValue, _ operation: String, findingId: String, lane: String)
+        throws(StateStoreError) -> ThreadRecord
+    {
         switch DynamoDBItem.record(item) {
-        case .success(let r): return r
-        case .failure(let m): throw error(operation, "the stored item has no valid '\(m.attribute)'")
+        case .success(let r) where r.findingId == findingId && r.lane == lane:
+            return r
+        case .success:
+            throw error(operation, "the stored item belongs to another finding or lane")
+        case .failure(let m):
+            throw error(operation, "the stored item has no valid '\(m.attribute)'")
         }
     }
 
