@@ -19,7 +19,8 @@ final class DynamoDBThreadStoreTests: XCTestCase {
 
     private func config(port: String, table: String) -> DynamoDBConfig {
         DynamoDBConfig(
-            table: table, region: "eu-west-1", endpoint: "http://127.0.0.1:\(port)/", accessKey: Secret("AKIDROUTERTEST"),
+            table: table, region: "eu-west-1", endpoint: "http://127.0.0.1:\(port)/",
+            accessKey: Secret("AKIDROUTERTEST"),
             secretKey: Secret(Self.secretKey), sessionToken: Secret(Self.sessionToken))
     }
 
@@ -41,7 +42,8 @@ final class DynamoDBThreadStoreTests: XCTestCase {
         return store
     }
 
-    private func record(_ id: String = "7cbd4f8a1e2b3c4d5e6f", lane: String = "webapi\u{1F}C0SECURITY") -> ThreadRecord {
+    private func record(_ id: String = "7cbd4f8a1e2b3c4d5e6f", lane: String = "webapi\u{1F}C0SECURITY") -> ThreadRecord
+    {
         ThreadRecord(
             findingId: id, lane: lane, count: 1, severityLabel: "MEDIUM", updatedAt: "2026-11-27T03:59:00.000Z",
             touchedAt: Self.now)
@@ -50,7 +52,8 @@ final class DynamoDBThreadStoreTests: XCTestCase {
     private func fullRecord() -> ThreadRecord {
         ThreadRecord(
             findingId: "id|with\\odd \"chars\" ünï", lane: "webapi\u{1F}#sécu|rity", channelID: "C0123ABCD",
-            ts: "1795752000.123456", count: 2_147_483_648, severityLabel: "CRITICAL", updatedAt: "2026-11-27T03:59:59.999Z",
+            ts: "1795752000.123456", count: 2_147_483_648, severityLabel: "CRITICAL",
+            updatedAt: "2026-11-27T03:59:59.999Z",
             archived: true, inDigest: true, claimedBy: "router-42@host:pid", claimedAt: 1_795_752_001.125, version: 0,
             touchedAt: 1_795_752_002.0625)
     }
@@ -63,7 +66,8 @@ final class DynamoDBThreadStoreTests: XCTestCase {
             XCTFail("expected a StateStoreError, got success", file: file, line: line)
         } catch let error as StateStoreError {
             for fragment in fragments {
-                XCTAssertTrue(error.message.contains(fragment), "\"\(error)\" lacks \"\(fragment)\"", file: file, line: line)
+                XCTAssertTrue(
+                    error.message.contains(fragment), "\"\(error)\" lacks \"\(fragment)\"", file: file, line: line)
             }
             return error
         } catch {
@@ -139,7 +143,11 @@ final class DynamoDBThreadStoreTests: XCTestCase {
 
     func testRecordsWithNoOptionalFieldAndWithEveryFieldRoundTripExactly() throws {
         let store = try makeStore()
-        for original in [record(), fullRecord()] {
+        var emptyStrings = record("empty-strings", lane: "")
+        emptyStrings.severityLabel = ""
+        emptyStrings.updatedAt = ""
+        emptyStrings.ts = ""
+        for original in [record(), fullRecord(), emptyStrings] {
             XCTAssertNil(try store.insert(original))
             var expected = original
             expected.version = 1
@@ -217,7 +225,8 @@ final class DynamoDBThreadStoreTests: XCTestCase {
         let fragments = ["router-no-such-table", "ResourceNotFoundException"]
         assertNoCredentials(expectError(fragments + ["GetItem"]) { _ = try store.load(findingId: "x", lane: "y") })
         assertNoCredentials(expectError(fragments + ["PutItem"]) { _ = try store.insert(record()) })
-        assertNoCredentials(expectError(fragments + ["PutItem"]) { _ = try store.replace(record(), expectedVersion: 1) })
+        assertNoCredentials(
+            expectError(fragments + ["PutItem"]) { _ = try store.replace(record(), expectedVersion: 1) })
     }
 
     func testATransportFailureNamesTheTableAndTheShortErrorAndNoCredential() throws {
@@ -229,7 +238,8 @@ final class DynamoDBThreadStoreTests: XCTestCase {
             expectError(["router-unreachable", "GetItem", "connect_failed"]) {
                 _ = try store.load(findingId: "x", lane: "y")
             })
-        assertNoCredentials(expectError(["router-unreachable", "PutItem", "connect_failed"]) { _ = try store.insert(record()) })
+        assertNoCredentials(
+            expectError(["router-unreachable", "PutItem", "connect_failed"]) { _ = try store.insert(record()) })
         XCTAssertLessThan(Date().timeIntervalSince(started), 10, "bounded: connect 2 s, total 5 s, two quick retries")
     }
 
@@ -243,7 +253,8 @@ final class DynamoDBThreadStoreTests: XCTestCase {
     /// The signature itself, checked by botocore (moto accepts any): region, service, session token, target.
     func testRequestsAreSignedForDynamoDBWithTheSessionTokenAsBotocoreComputesIt() throws {
         let checker = try HelperProcess(
-            try MotoServer.python(), [MotoServer.sigV4Checker, "AKIDROUTERTEST", Self.secretKey], waitFor: #"PORT (\d+)"#)
+            try MotoServer.python(), [MotoServer.sigV4Checker, "AKIDROUTERTEST", Self.secretKey],
+            waitFor: #"PORT (\d+)"#)
         defer { checker.terminate() }
         let request: JSONValue = [
             "TableName": "router-state", "Key": DynamoDBItem.key(findingId: "f", lane: "l"), "ConsistentRead": true,
@@ -269,7 +280,8 @@ final class DynamoDBThreadStoreTests: XCTestCase {
         var other = store.config
         other.sessionToken = nil
         other.secretKey = Secret("another-secret")
-        guard case .done(let unsigned) = try DynamoDBThreadStore(config: other).call("GetItem", request, idempotent: true)
+        guard
+            case .done(let unsigned) = try DynamoDBThreadStore(config: other).call("GetItem", request, idempotent: true)
         else { return XCTFail("the checker answered an error") }
         XCTAssertEqual(unsigned["valid"]?.boolValue, false)
         XCTAssertEqual(unsigned["why"]?.stringValue, "signature mismatch")
@@ -296,7 +308,9 @@ final class DynamoDBThreadStoreTests: XCTestCase {
 
     func testAWriteIsNotRepeatedAfterAServerErrorButAReadIs() throws {
         let (store, log, _) = try scripted([(500, awsError("InternalServerError"), 0)])
-        _ = expectError(["router-scripted", "PutItem", "InternalServerError (HTTP 500)"]) { _ = try store.insert(record()) }
+        _ = expectError(["router-scripted", "PutItem", "InternalServerError (HTTP 500)"]) {
+            _ = try store.insert(record())
+        }
         XCTAssertEqual(try log(), ["DynamoDB_20120810.PutItem"], "the write may have happened: not repeated")
         _ = expectError(["PutItem", "InternalServerError"]) { _ = try store.replace(record(), expectedVersion: 1) }
         XCTAssertEqual(try log().count, 2)
@@ -318,14 +332,16 @@ final class DynamoDBThreadStoreTests: XCTestCase {
 
     func testDynamoDBsOwnMessageNeverReachesTheError() throws {
         // What AWS says about a bad signature quotes the canonical request, signed token header included.
-        let message = "The request signature we calculated does not match. The Canonical String for this request "
+        let message =
+            "The request signature we calculated does not match. The Canonical String for this request "
             + "should have been 'POST / content-type:application/x-amz-json-1.0 x-amz-security-token:\(Self.sessionToken) "
             + "\(Self.secretKey)'"
         let (store, _, _) = try scripted([
             (400, awsError("InvalidSignatureException", message: message), 0),
             (403, "<html>\(Self.secretKey) \(Self.sessionToken)</html>", 0),
         ])
-        assertNoCredentials(expectError(["router-scripted", "InvalidSignatureException (HTTP 400)"]) { _ = try store.insert(record()) })
+        assertNoCredentials(
+            expectError(["router-scripted", "InvalidSignatureException (HTTP 400)"]) { _ = try store.insert(record()) })
         let plain = expectError(["router-scripted", "PutItem failed: HTTP 403"]) { _ = try store.insert(record()) }
         assertNoCredentials(plain)
         XCTAssertFalse(plain?.message.contains("Canonical") ?? true)
@@ -337,7 +353,9 @@ final class DynamoDBThreadStoreTests: XCTestCase {
         let (store, _, _) = try scripted([
             (200, JSONValue.object(["Item": .object(item)]).serialized(), 0), (200, "not json", 0),
         ])
-        _ = expectError(["router-scripted", "GetItem", "no valid 'version'"]) { _ = try store.load(findingId: "f", lane: "l") }
+        _ = expectError(["router-scripted", "GetItem", "no valid 'version'"]) {
+            _ = try store.load(findingId: "f", lane: "l")
+        }
         _ = expectError(["GetItem", "HTTP 200 without a JSON object"]) { _ = try store.load(findingId: "f", lane: "l") }
     }
 
@@ -358,9 +376,12 @@ final class DynamoDBThreadStoreTests: XCTestCase {
             DynamoDBThreadStore.errorType("com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"),
             "ResourceNotFoundException")
         XCTAssertEqual(
-            DynamoDBThreadStore.errorType("ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/"),
+            DynamoDBThreadStore.errorType(
+                "ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/"),
             "ThrottlingException")
-        XCTAssertEqual(DynamoDBThreadStore.errorType("ProvisionedThroughputExceededException"), "ProvisionedThroughputExceededException")
+        XCTAssertEqual(
+            DynamoDBThreadStore.errorType("ProvisionedThroughputExceededException"),
+            "ProvisionedThroughputExceededException")
         XCTAssertNil(DynamoDBThreadStore.errorType("Bad type with spaces and \(Self.secretKey)/"))
         XCTAssertNil(DynamoDBThreadStore.errorType(""))
         XCTAssertNil(DynamoDBThreadStore.errorType(nil))
@@ -369,8 +390,12 @@ final class DynamoDBThreadStoreTests: XCTestCase {
     func testPartitionKeysAreUnambiguous() {
         XCTAssertEqual(DynamoDBItem.partitionKey(findingId: "abc123", lane: "webapi\u{1F}C1"), "abc123|webapi\u{1F}C1")
         XCTAssertEqual(DynamoDBItem.partitionKey(findingId: "a|b", lane: "c"), "a\\|b|c")
-        XCTAssertNotEqual(DynamoDBItem.partitionKey(findingId: "a|b", lane: "c"), DynamoDBItem.partitionKey(findingId: "a", lane: "b|c"))
-        XCTAssertNotEqual(DynamoDBItem.partitionKey(findingId: "a\\", lane: "|b"), DynamoDBItem.partitionKey(findingId: "a\\|", lane: "b"))
+        XCTAssertNotEqual(
+            DynamoDBItem.partitionKey(findingId: "a|b", lane: "c"),
+            DynamoDBItem.partitionKey(findingId: "a", lane: "b|c"))
+        XCTAssertNotEqual(
+            DynamoDBItem.partitionKey(findingId: "a\\", lane: "|b"),
+            DynamoDBItem.partitionKey(findingId: "a\\|", lane: "b"))
     }
 
     func testFromEnvironment() throws {
@@ -391,13 +416,16 @@ final class DynamoDBThreadStoreTests: XCTestCase {
         XCTAssertTrue(noSecret.contains("AWS_SECRET_ACCESS_KEY"), noSecret)
         XCTAssertFalse(noSecret.contains("AWS_ACCESS_KEY_ID"), noSecret)
 
-        let badTable = try XCTUnwrap(failure(credentials.merging(["ROUTER_STATE_TABLE": "a b", "AWS_REGION": "x"]) { $1 }))
+        let badTable = try XCTUnwrap(
+            failure(credentials.merging(["ROUTER_STATE_TABLE": "a b", "AWS_REGION": "x"]) { $1 }))
         XCTAssertTrue(badTable.contains("ROUTER_STATE_TABLE"), badTable)
         XCTAssertNotNil(failure(credentials.merging(["ROUTER_STATE_TABLE": "t-1", "AWS_REGION": "eu:west"]) { $1 }))
         XCTAssertNotNil(
             failure(
                 credentials.merging(
-                    ["ROUTER_STATE_TABLE": "t-1", "AWS_REGION": "eu-west-1", "ROUTER_DYNAMODB_ENDPOINT": "ftp://x"]) { $1 }))
+                    ["ROUTER_STATE_TABLE": "t-1", "AWS_REGION": "eu-west-1", "ROUTER_DYNAMODB_ENDPOINT": "ftp://x"]) {
+                        $1
+                    }))
 
         // AWS_DEFAULT_REGION as the fallback; the default endpoint; no session token.
         let plain = try XCTUnwrap(
@@ -443,12 +471,15 @@ final class DynamoDBThreadStoreTests: XCTestCase {
 
     /// A store over Tests/Moto/scripted_dynamodb.py answering `steps` (status, body, delay) in order; the X-Amz-Target
     /// of every request it received; the retry pauses the store asked for (none is slept).
-    private func scripted(_ steps: [(Int, String, Double)]) throws -> (DynamoDBThreadStore, () throws -> [String], Pauses) {
+    private func scripted(_ steps: [(Int, String, Double)]) throws -> (
+        DynamoDBThreadStore, () throws -> [String], Pauses
+    ) {
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("script-\(UUID().uuidString).json")
         let json = JSONValue.array(
             steps.map { .object(["status": .int(Int64($0.0)), "body": .string($0.1), "delay": .double($0.2)]) })
         try Data(json.serializedBytes()).write(to: script)
-        let helper = try HelperProcess(try MotoServer.python(), [MotoServer.scriptedDynamoDB, script.path], waitFor: #"PORT (\d+)"#)
+        let helper = try HelperProcess(
+            try MotoServer.python(), [MotoServer.scriptedDynamoDB, script.path], waitFor: #"PORT (\d+)"#)
         addTeardownBlock {
             helper.terminate()
             try? FileManager.default.removeItem(at: script)

@@ -101,7 +101,9 @@ final class HelperProcess: @unchecked Sendable {
             try? FileManager.default.removeItem(at: directory)
             throw NSError(
                 domain: "HelperProcess", code: 1,
-                userInfo: [NSLocalizedDescriptionKey: "\(executable) did not print \(pattern) in \(timeout) s:\n\(text)"])
+                userInfo: [
+                    NSLocalizedDescriptionKey: "\(executable) did not print \(pattern) in \(timeout) s:\n\(text)"
+                ])
         }
         port = found
     }

@@ -59,7 +59,8 @@ public struct DynamoDBConfig: Sendable, CustomStringConvertible {
             return .failure(StateStoreError("AWS_REGION: not a region name (expected e.g. eu-west-1)"))
         }
         let missing = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"].filter { value($0) == nil }
-        guard missing.isEmpty, let accessKey = value("AWS_ACCESS_KEY_ID"), let secretKey = value("AWS_SECRET_ACCESS_KEY")
+        guard missing.isEmpty, let accessKey = value("AWS_ACCESS_KEY_ID"),
+            let secretKey = value("AWS_SECRET_ACCESS_KEY")
         else {
             return .failure(
                 StateStoreError(
@@ -99,7 +100,8 @@ public struct DynamoDBConfig: Sendable, CustomStringConvertible {
         guard !region.isEmpty, region.utf8.count <= 64 else { return false }
         return region.utf8.allSatisfy { c in
             switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "-"): return true
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "-"):
+                return true
             default: return false
             }
         }

@@ -85,7 +85,9 @@ enum DynamoDBItem {
             guard let text = item[name]?["N"]?.stringValue else { return .failure(Malformed(attribute: name)) }
             if let v = Int64(text) { return .success(v) }
             // DynamoDB may answer a normalised form (e.g. `1E+3`): accept any integral number within Int64.
-            guard let d = Double(text), d.rounded() == d, abs(d) < 9e18 else { return .failure(Malformed(attribute: name)) }
+            guard let d = Double(text), d.rounded() == d, abs(d) < 9e18 else {
+                return .failure(Malformed(attribute: name))
+            }
             return .success(Int64(d))
         }
         func required<T>(_ name: String, _ r: Result<T?, Malformed>) -> Result<T, Malformed> {
