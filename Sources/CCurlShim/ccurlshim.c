@@ -317,8 +317,10 @@ int rc_request(rc_client *client, const char *url, const char *const *headers, s
         if (!nl) setup_ok = 0;
         else list = nl;
     }
-    if (setup_ok && !is_get) {
-        /* No `Expect: 100-continue` round trip for larger bodies. */
+    /* No `Expect: 100-continue` round trip for larger bodies. Not with SigV4: libcurl 7.88 signs the empty
+     * `Expect:` line it never sends, so AWS would refuse the signature (and it adds no Expect of its own below
+     * 1 MiB, which no DynamoDB, SQS or SSM request reaches). */
+    if (setup_ok && !is_get && !o->aws_sigv4) {
         struct curl_slist *nl = curl_slist_append(list, "Expect:");
         if (!nl) setup_ok = 0;
         else list = nl;
