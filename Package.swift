@@ -121,8 +121,10 @@ let package = Package(
         .testTarget(name: "RouterRulesTests", dependencies: ["RouterRules", "RouterFinding"]),
         .testTarget(name: "RouterSlackTests", dependencies: ["RouterSlack", "RouterFinding"]),
         .testTarget(name: "RouterCoreTests", dependencies: ["RouterCore"]),
-        .testTarget(name: "RouterCLITests", dependencies: ["RouterJSON"]),
-        .testTarget(name: "RouterDeliveryTests", dependencies: ["RouterDelivery", "RouterSlack", "CCurl", "CCurlShim"]),
+        .testTarget(name: "RouterCLITests", dependencies: ["RouterJSON", "RouterTestSupport"]),
+        // Helpers the test targets share (moto_server and other loopback helper processes).
+        .target(name: "RouterTestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "RouterDeliveryTests", dependencies: ["RouterDelivery", "RouterSlack", "CCurl", "CCurlShim", "RouterTestSupport"]),
         .testTarget(name: "RouterLambdaTests", dependencies: ["RouterLambda", "RouterCore", "RouterDelivery"]),
         .testTarget(name: "RouterServerTests", dependencies: ["RouterServer", "RouterCore", "RouterDelivery"]),
     ]

@@ -98,11 +98,13 @@ public enum DeliveryPlanner {
         d.onUpdate ?? OnUpdate.defaultFor(canEdit: destination.canEdit)
     }
 
-    /// Without a thread store (a Lambda without a state table): whether this event is posted at all. `ignore` (a
-    /// webhook's default, and `thread`/`update` there) posts only a finding's first event (`service.count` 1 and
-    /// `updatedAt` = `createdAt`); everything else is posted every time, as `repost`.
+    /// Without a thread store (a Lambda without a state table): whether this event is posted at all. Nothing tells a
+    /// finding's first event in a channel from a later one, so every event is posted (as `repost`), except where a
+    /// rule asked for `on_update = "ignore"` explicitly: then only a finding's first event (`service.count` 1 and
+    /// `updatedAt` = `createdAt`). A default `ignore` (a webhook's) still posts: a finding first seen at count 37
+    /// (the router deployed while it was going on) must not be lost.
     public static func postsWithoutState(_ d: RoutedDelivery, finding: Finding, destination: Destination) -> Bool {
-        guard onUpdate(d, destination: destination).effective(canEdit: false) == .ignore else { return true }
+        guard d.onUpdate == .ignore else { return true }
         return !isLaterEvent(finding)
     }
 

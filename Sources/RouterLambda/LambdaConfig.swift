@@ -15,6 +15,9 @@ import RouterRules
 /// - `ROUTER_SLACK_RATE` (messages per second per channel, default 1) and `ROUTER_SLACK_BURST` (default 3): pacing.
 /// - `ROUTER_FALLBACK_CHANNEL`: channel for unrouted findings and rule-error fallbacks.
 /// - Slack destinations: `SLACK_WEBHOOK_URL`, `SLACK_BOT_TOKEN` (+ `SLACK_API_URL`), `SLACK_WEBHOOK_URL_<NAME>`.
+/// - `ROUTER_STATE_TABLE`: the DynamoDB table of the finding lifecycle's state (with `AWS_REGION` and the function's
+///   credentials; `ROUTER_DYNAMODB_ENDPOINT` overrides the endpoint). Without it, findings are not threaded.
+/// - `ROUTER_DIGEST_WINDOW` (seconds, default 30; 0 turns digests off).
 public struct LambdaConfig: Sendable {
     public var rulesDirectory: String
     public var dataDirectory: String
@@ -28,6 +31,8 @@ public struct LambdaConfig: Sendable {
     /// SQS batches and synchronous invokes can carry up to 6 MB.
     public var inputLimits = InputLimits(maxBytes: CurlLambdaRuntimeAPI.maxEventBytes)
     public var policy: DeliveryPolicy = .default
+    /// The finding lifecycle's state table; nil: updates are posted as new messages, or not at all (`ignore`).
+    public var stateTable: DynamoDBConfig?
 
     public init(rulesDirectory: String, dataDirectory: String, destinations: DestinationSet) {
         self.rulesDirectory = rulesDirectory
@@ -77,6 +82,21 @@ public struct LambdaConfig: Sendable {
                         errorMessage: "ROUTER_SLACK_BURST must be a whole number of messages from 1 to 10000, not '\(text.prefix(40))'"))
             }
             config.policy.burst = burst
+        }
+        if let text = value("ROUTER_DIGEST_WINDOW") {
+            guard let window = Double(text), window.isFinite, window >= 0, window <= 3600 else {
+                return .failure(
+                    LambdaErrorReport(
+                        errorType: "Runtime.ConfigInvalid",
+                        errorMessage: "ROUTER_DIGEST_WINDOW must be seconds from 0 to 3600, not '\(text.prefix(40))'"))
+            }
+            config.policy.digestWindow = window
+        }
+        switch DynamoDBConfig.fromEnvironment(env) {
+        case nil: break
+        case .success(let table)?: config.stateTable = table
+        case .failure(let e)?:
+            return .failure(LambdaErrorReport(errorType: "Runtime.ConfigInvalid", errorMessage: e.message))
         }
         return .success(config)
     }

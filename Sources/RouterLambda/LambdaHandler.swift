@@ -35,13 +35,16 @@ public final class LambdaHandler {
     public let log: LambdaLog
     private let clock: RouterClock
     private let transportOverride: SlackTransport?
+    /// The finding lifecycle's state (DynamoDB); nil without a state table.
+    public let threads: ThreadStore?
     /// Engines by Slack timeout (ms): kept so connections and pacing survive from one invocation to the next.
     private var engines: [Int: DeliveryEngine] = [:]
 
     public init(
         config: LambdaConfig, intake: Intake, queue: DeliveryQueue, log: LambdaLog, transport: SlackTransport? = nil,
-        clock: RouterClock = SystemClock()
+        clock: RouterClock = SystemClock(), threads: ThreadStore? = nil
     ) {
+        self.threads = threads
         self.config = config
         self.intake = intake
         self.queue = queue
@@ -91,6 +94,7 @@ public final class LambdaHandler {
                 log.warn("input is not a usable finding", [("error", e)] + (r.recordId.map { [("messageId", $0)] } ?? []))
             }
             for e in r.ruleErrors { log.warn("rule error (the fallback delivery goes out)", [("error", e)]) }
+            for n in r.notPosted { log.info("update not posted", [("findingId", r.findingId ?? ""), ("delivery", n)]) }
             if let file = r.droppedBy {
                 log.info("finding dropped", [("findingId", r.findingId ?? ""), ("by", file)])
             } else if r.unrouted && r.deliveries.isEmpty {
@@ -220,7 +224,7 @@ public final class LambdaHandler {
         let log = self.log
         let e = DeliveryEngine(
             queue: queue, destinations: config.destinations, transport: transport, policy: config.policy, clock: clock,
-            log: { line in log.warn(line) })
+            log: { line in log.warn(line) }, threads: threads)
         engines[key] = e
         return e
     }

@@ -24,7 +24,9 @@ public enum LambdaRuntime {
         case .success(let c): config = c
         case .failure(let e): return .failure(e)
         }
-        log.setSecrets(config.destinations.secrets)
+        log.setSecrets(
+            config.destinations.secrets
+                + (config.stateTable.map { [$0.accessKey, $0.secretKey] + ($0.sessionToken.map { [$0] } ?? []) } ?? []))
         let intake: Intake
         switch Intake.load(
             rulesDirectory: config.rulesDirectory, destinations: config.destinations,
@@ -49,7 +51,21 @@ public enum LambdaRuntime {
             return .failure(
                 LambdaErrorReport(errorType: "Runtime.ConfigInvalid", errorMessage: "cannot open the delivery queue: \(error)"))
         }
-        return .success(LambdaHandler(config: config, intake: intake, queue: queue, log: log, transport: transport, clock: clock))
+        var threads: ThreadStore?
+        if let table = config.stateTable {
+            threads = DynamoDBThreadStore(config: table)
+            log.info("finding lifecycle state in DynamoDB", [("table", table.table), ("region", table.region)])
+        } else {
+            intake.stateful = false
+            log.warn(
+                "no ROUTER_STATE_TABLE: findings are not threaded or edited; every event is posted as a new message "
+                    + "(repost), except deliveries with on_update = \"ignore\", which post only a finding's first event "
+                    + "(service.count 1)")
+        }
+        return .success(
+            LambdaHandler(
+                config: config, intake: intake, queue: queue, log: log, transport: transport, clock: clock,
+                threads: threads))
     }
 
     /// Runs until the Runtime API fails (or, in memory, runs out of events). Returns the process exit status.

@@ -57,7 +57,7 @@ final class DeployTemplateTests: XCTestCase {
             "Handler: bootstrap", "OnFailure:", "Type: AWS::SQS::Queue", "{{resolve:secretsmanager:",
             // The finding lifecycle's state table, handed to the function with the rights it needs.
             "Type: AWS::DynamoDB::Table", "AttributeName: pk", "AttributeName: expires_at",
-            "ROUTER_STATE_TABLE: !Ref FindingStateTable", "dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem",
+            "ROUTER_STATE_TABLE: !Ref FindingStateTable", "dynamodb:GetItem, dynamodb:PutItem]",
             "Resource: !GetAtt FindingStateTable.Arn",
         ] {
             XCTAssertTrue(text.contains(needle), "template lacks \(needle)")

@@ -1,5 +1,6 @@
 import Foundation
 import RouterJSON
+import RouterTestSupport
 import XCTest
 
 @testable import RouterDelivery

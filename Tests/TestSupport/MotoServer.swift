@@ -2,14 +2,16 @@ import Foundation
 import Synchronization
 import XCTest
 
+/// Shared by the test targets (RouterTestSupport).
+///
 /// PyPI moto[server] (`ROUTER_TEST_MOTO_SERVER`, exported by scripts/test.sh) on a loopback port, started once for
 /// the test class on first use (bounded in time) and stopped by ``stop()`` (call it from a class `tearDown`).
 /// Tests that need it fail when `CI=true` and it is missing, and skip otherwise.
-enum MotoServer {
+public enum MotoServer {
     private static let running = Mutex<HelperProcess?>(nil)
 
     /// The shared server's port.
-    static func port(file: StaticString = #filePath, line: UInt = #line) throws -> String {
+    public static func port(file: StaticString = #filePath, line: UInt = #line) throws -> String {
         let path = try executable(file: file, line: line)
         return try running.withLock { (running: inout HelperProcess?) throws -> String in
             if let server = running, server.isRunning { return server.port }
@@ -20,7 +22,7 @@ enum MotoServer {
         }
     }
 
-    static func stop() {
+    public static func stop() {
         running.withLock { running in
             running?.terminate()
             running = nil
@@ -28,7 +30,7 @@ enum MotoServer {
     }
 
     /// The moto_server executable (fails the test under CI when missing, skips it otherwise).
-    static func executable(file: StaticString = #filePath, line: UInt = #line) throws -> String {
+    public static func executable(file: StaticString = #filePath, line: UInt = #line) throws -> String {
         let env = ProcessInfo.processInfo.environment
         if let path = env["ROUTER_TEST_MOTO_SERVER"], FileManager.default.isExecutableFile(atPath: path) {
             return path
@@ -41,30 +43,30 @@ enum MotoServer {
     }
 
     /// The Python of moto's virtual environment (it has botocore).
-    static func python(file: StaticString = #filePath, line: UInt = #line) throws -> String {
+    public static func python(file: StaticString = #filePath, line: UInt = #line) throws -> String {
         URL(fileURLWithPath: try executable(file: file, line: line)).deletingLastPathComponent()
             .appendingPathComponent("python").path
     }
 
     /// Tests/Moto/sigv4_check.py: a loopback endpoint that checks SigV4 signatures with botocore (see its header).
-    static let sigV4Checker = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    public static let sigV4Checker = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Moto/sigv4_check.py").path
 
     /// Tests/Moto/scripted_dynamodb.py: a loopback endpoint answering from a script (see its header).
-    static let scriptedDynamoDB = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    public static let scriptedDynamoDB = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Moto/scripted_dynamodb.py").path
 }
 
 /// A helper process on loopback: started with its output in a log file, ready once the log matches a pattern whose
 /// first group is the port (waited for at most `timeout` seconds), terminated by ``terminate()``.
-final class HelperProcess: @unchecked Sendable {
-    let port: String
+public final class HelperProcess: @unchecked Sendable {
+    public let port: String
     private let process: Process
     private let directory: URL
 
-    var isRunning: Bool { process.isRunning }
+    public var isRunning: Bool { process.isRunning }
 
-    init(_ executable: String, _ arguments: [String], waitFor pattern: String, timeout: Double = 30) throws {
+    public init(_ executable: String, _ arguments: [String], waitFor pattern: String, timeout: Double = 30) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("helper-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let log = directory.appendingPathComponent("output.log")
@@ -108,7 +110,7 @@ final class HelperProcess: @unchecked Sendable {
         port = found
     }
 
-    func terminate() {
+    public func terminate() {
         if process.isRunning {
             process.terminate()
             process.waitUntilExit()
