@@ -65,6 +65,8 @@ public final class Intake {
         } catch {
             return .failure(IntakeLoadError(kind: .rules, lines: error.errors.map(\.description)))
         }
+        let badOnUpdate = LiteralCheck.unknownOnUpdate(rulesDirectory: rulesDirectory)
+        if !badOnUpdate.isEmpty { return .failure(IntakeLoadError(kind: .rules, lines: badOnUpdate)) }
         let missing = LiteralCheck.missingDestinations(rulesDirectory: rulesDirectory, destinations: destinations)
         if !missing.isEmpty { return .failure(IntakeLoadError(kind: .destinations, lines: missing)) }
         return .success(Intake(engine: engine, destinations: destinations, fallbackChannel: fallbackChannel))

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import RouterDelivery
+import RouterSlack
 import RouterRules
 
 /// Start-up checks of literal names in rule files, reported like a compiler (`file:line: error: ...`): every literal
@@ -46,6 +47,13 @@ public enum LiteralCheck {
             let list = defined.sorted()
             return "format '\(name)' is not defined (built in: detailed, compact"
                 + (list.isEmpty ? "" : "; defined in rule files: " + list.joined(separator: ", ")) + ")"
+        }
+    }
+
+    /// Literal `on_update = "..."` values that are not `thread`, `update`, `repost` or `ignore`.
+    public static func unknownOnUpdate(rulesDirectory: String) -> [String] {
+        scan(rulesDirectory: rulesDirectory, key: "on_update") { value in
+            OnUpdate(rawValue: value) == nil ? "'on_update' must be one of \(OnUpdate.allowedList), not '\(value)'" : nil
         }
     }
 

@@ -21,7 +21,9 @@ public enum RuleCheck {
                 if !formats.isEmpty { parts.append("formats: " + formats.joined(separator: ", ")) }
                 out.line("\(file.path): ok: " + (parts.isEmpty ? "returns an empty table" : parts.joined(separator: ", ")))
             }
-            let formats = LiteralCheck.unknownFormats(rulesDirectory: rulesDirectory, defined: Set(engine.formats.keys))
+            let formats =
+                LiteralCheck.unknownFormats(rulesDirectory: rulesDirectory, defined: Set(engine.formats.keys))
+                + LiteralCheck.unknownOnUpdate(rulesDirectory: rulesDirectory)
             if !formats.isEmpty {
                 for m in formats { err.line(m) }
                 err.line("\(formats.count) format error\(formats.count == 1 ? "" : "s")")

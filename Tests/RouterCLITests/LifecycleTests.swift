@@ -176,4 +176,17 @@ final class LifecycleTests: XCTestCase {
         let hooks = try fake.requests().filter { $0["kind"]?.stringValue == "webhook" }
         XCTAssertEqual(hooks.count, 2, "first event and the raise to HIGH; the count update is ignored by default")
     }
+
+    func testAMisspelledOnUpdateIsACompilerStyleErrorBeforeAnythingRuns() throws {
+        let bad = try writeRules(["50.lua": "return { route = function(f)\n  return { channel = \"#sec\", on_update = \"threads\" }\nend }\n"])
+        defer { try? FileManager.default.removeItem(at: bad) }
+        let check = try runRouter(["check", bad.path])
+        XCTAssertEqual(check.status, 1, check.stdout + check.stderr)
+        XCTAssertTrue(
+            check.stderr.contains("50.lua:2: error: 'on_update' must be one of thread, update, repost, ignore, not 'threads'"),
+            check.stderr)
+        let send = try runRouter(["send", bad.path, try write([try finding(count: 1, minute: 0)], "x.json"), "--data", data.path], environment: apiEnv)
+        XCTAssertEqual(send.status, 1, "router send refuses to start: \(send.stderr)")
+        XCTAssertEqual(try apiCalls().count, 0)
+    }
 }

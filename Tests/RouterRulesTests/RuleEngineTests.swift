@@ -126,6 +126,23 @@ final class RuleEngineTests: XCTestCase {
         XCTAssertTrue(r.errors.isEmpty)
     }
 
+    func testOnUpdateReachesTheDeliveryAndTheFormat() throws {
+        let e = try engine([
+            ("rules/50.lua", ##"""
+            return {
+              route = function(f)
+                return { { channel = "#a", on_update = "update", format = "echo" }, { channel = "#b" } }
+              end,
+              formats = { echo = function(f, ctx, d) return "mode " .. tostring(d.on_update) end },
+            }
+            """##)
+        ])
+        let r = e.evaluate(try makeFinding(makeEvent()), context: ctx)
+        XCTAssertTrue(r.errors.isEmpty, "\(r.errors)")
+        XCTAssertEqual(r.deliveries.map(\.onUpdate), [.update, nil], "nil: the destination's default")
+        XCTAssertEqual(r.deliveries.first?.message.text, "mode update")
+    }
+
     func testDeliveryValidationNamesTheKey() throws {
         let cases: [(String, String)] = [
             (##"{ chanel = "#a" }"##, "unknown key 'chanel'"),
@@ -137,6 +154,8 @@ final class RuleEngineTests: XCTestCase {
             (##"{ channel = "general" }"##, "'channel' must be '#name'"),
             (##"{ channel = "#a", format = "fancy" }"##, "'format' 'fancy' is not defined"),
             (##"{ channel = "#a", to = "bad name!" }"##, "'to' must be a destination name"),
+            (##"{ channel = "#a", on_update = "threads" }"##, "'on_update' must be one of thread, update, repost, ignore, not 'threads'"),
+            (##"{ channel = "#a", on_update = true }"##, "'on_update' must be a string, not boolean"),
             (##"{ format = "compact" }"##, "needs a 'channel'"),
             (##"{ { channel = "#a" }, x = 1 }"##, "mixes array items and named keys"),
             (##""#a""##, "returned string"),
