@@ -228,6 +228,24 @@ final class ServerTests: XCTestCase {
         XCTAssertTrue(try eventually(timeout: 10) { try fake.requests().count == 1 })
     }
 
+    func testAnUpdatedFindingEditsItsMessageAndRepliesInTheThread() throws {
+        let server = try start(env: ["SLACK_BOT_TOKEN": FakeSlackServer.token, "SLACK_API_URL": fake.apiURL, "ROUTER_API_TOKEN": ServerProcess.token])
+        let base = String(decoding: Self.finding(id: "srv-life"), as: UTF8.self)
+        XCTAssertEqual(try server.post(Array(base.utf8)).status, 202)
+        XCTAssertTrue(try eventually(timeout: 10) { try fake.requests().count == 1 })
+        // GuardDuty publishes it again, later and with a higher count.
+        var later = try JSONValue.parse(base)
+        later["detail"]?["updatedAt"] = "2030-01-01T00:00:00.000Z"
+        later["detail"]?["service"]?["count"] = 99
+        XCTAssertEqual(try server.post(Array(later.serialized().utf8)).status, 202)
+        XCTAssertTrue(try eventually(timeout: 10) { try fake.requests().count == 3 })
+        let paths = try fake.requests().map { $0["path"]?.stringValue ?? "" }
+        XCTAssertEqual(paths, ["/api/chat.postMessage", "/api/chat.update", "/api/chat.postMessage"])
+        let reply = try fake.requests()[2]["body"]
+        XCTAssertEqual(reply?["thread_ts"]?.stringValue, try fake.requests()[0]["ts"]?.stringValue)
+        XCTAssertTrue((reply?["text"]?.stringValue ?? "").contains("Seen 99 times"), "\(String(describing: reply))")
+    }
+
     // MARK: - SNS
 
     /// SNS messages whose signature does not verify are refused (403): a forged notification queues nothing and a
