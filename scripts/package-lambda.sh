@@ -41,7 +41,7 @@ while [ ${#todo[@]} -gt 0 ]; do
   todo=("${todo[@]:1}")
   for lib in $(readelf -d "$elf" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
     if grep -qxF "$lib" <<<"$base" || [ -e "$stage/lib/$lib" ]; then continue; fi
-    path="$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ { print $NF; exit }')"
+    path="$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ && !found { print $NF; found = 1 }')"  # reads all: no SIGPIPE for ldconfig
     if [ -z "$path" ]; then echo "package-lambda: $lib (needed by $(basename "$elf")) is not installed" >&2; exit 1; fi
     cp -L "$path" "$stage/lib/$lib"
     strip --strip-unneeded "$stage/lib/$lib"

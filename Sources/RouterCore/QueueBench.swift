@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import RouterDelivery
+import RouterFinding
 
 /// `router bench-queue`: enqueue throughput into the durable queue (each batch is one committed transaction).
 public enum QueueBench {

@@ -3,6 +3,7 @@ import ArgumentParser
 import Glibc
 #endif
 import RouterCore
+import RouterFinding
 import RouterOptions
 import RouterDelivery
 import RouterRules

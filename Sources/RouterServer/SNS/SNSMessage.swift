@@ -1,4 +1,5 @@
 import RouterCore
+import RouterFinding
 import RouterJSON
 
 /// One SNS HTTP(S) subscription message (the JSON body SNS POSTs, `Content-Type: text/plain`).

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import RouterCore
+import RouterFinding
 import X509
 import _CryptoExtras
 
