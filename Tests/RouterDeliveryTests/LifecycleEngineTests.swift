@@ -229,6 +229,22 @@ final class LifecycleEngineTests: XCTestCase {
         XCTAssertEqual(t.calls.map(\.method), [.postMessage], "a digested finding's update is its first message of its own")
     }
 
+    func testAFirstEventWithNothingToDigestWithIsPostedAloneAtOnce() throws {
+        var p = fast
+        p.digestWindow = 0.001  // any backlog counts as a burst
+        // One MEDIUM finding ahead of CRITICAL ones: nothing to combine it with.
+        var items = [event("alone", count: 1, minute: 0)]
+        for i in 0..<5 { items.append(event("crit\(i)", count: 1, minute: 0, label: "CRITICAL", severity: 9.5)) }
+        let t = InMemorySlackTransport()
+        let s = try run(items, transport: t, policy: p)
+        XCTAssertEqual(s.delivered, 6)
+        XCTAssertEqual(s.digests, 0)
+        XCTAssertEqual(t.callCount, 6, "each posted on its own")
+        let first = try XCTUnwrap(queue.delivery(id: 1))
+        XCTAssertNil(first.lastError, "posted without waiting on its own claim: \(first.lastError ?? "")")
+        XCTAssertEqual(first.attempts, 1)
+    }
+
     func testTwoRoutersSeeingTheFirstEventAtOncePostOneRootMessage() throws {
         // Two engines with their own queues (two Lambda instances) sharing one store.
         let store = InMemoryThreadStore()

@@ -82,10 +82,13 @@ extension DeliveryEngine {
                     base.version = previous.version + 1
                 }
             } else if let existing = try threads.insert(claim) {
-                // Another router got there first: decide again against what it stored.
-                _ = existing
-                waitAndRetry(item, seconds: 0.2, why: "another router is posting this finding's first message")
-                return
+                // Our own claim (a digest that found nothing to combine with) is ours to post; anything else means
+                // another router got there first: decide again shortly, against what it stored.
+                guard existing.isClaimOnly, existing.claimedBy == owner else {
+                    waitAndRetry(item, seconds: 0.2, why: "another router is posting this finding's first message")
+                    return
+                }
+                base = existing
             } else {
                 base = claim
                 base.version = 1

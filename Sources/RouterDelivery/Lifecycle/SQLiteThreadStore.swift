@@ -26,21 +26,19 @@ extension DeliveryQueue {
     }
 
     private static func insertThread(_ r: ThreadRecord, _ db: SQLiteConnection) throws(SQLiteError) -> ThreadRecord? {
-        do {
-            if let existing = try db.first(
-                "SELECT \(Self.threadColumns) FROM finding_threads WHERE finding_id = ?1 AND conversation = ?2",
-                [.text(r.findingId), .text(r.lane)], Self.threadRow)
-            {
-                return existing
-            }
-            try db.run(
-                """
-                INSERT INTO finding_threads (finding_id, conversation, channel_id, ts, finding_count, severity_label, updated_at,
-                    archived, in_digest, claimed_by, claimed_at, version, touched_at)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12)
-                """, Self.threadValues(r))
-            return nil
+        if let existing = try db.first(
+            "SELECT \(Self.threadColumns) FROM finding_threads WHERE finding_id = ?1 AND conversation = ?2",
+            [.text(r.findingId), .text(r.lane)], Self.threadRow)
+        {
+            return existing
         }
+        try db.run(
+            """
+            INSERT INTO finding_threads (finding_id, conversation, channel_id, ts, finding_count, severity_label, updated_at,
+                archived, in_digest, claimed_by, claimed_at, version, touched_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12)
+            """, Self.threadValues(r))
+        return nil
     }
 
     func replaceThread(_ r: ThreadRecord, expectedVersion: Int64) throws(QueueError) -> Bool {
@@ -56,19 +54,19 @@ extension DeliveryQueue {
         }
     }
 
-    private static func replaceThread(_ r: ThreadRecord, expectedVersion: Int64, _ db: SQLiteConnection) throws(SQLiteError) -> Bool {
-        do {
-            var values = Self.threadValues(r)
-            values.append(.int(expectedVersion))
-            let n = try db.run(
-                """
-                UPDATE finding_threads SET channel_id = ?3, ts = ?4, finding_count = ?5, severity_label = ?6,
-                    updated_at = ?7, archived = ?8, in_digest = ?9, claimed_by = ?10, claimed_at = ?11,
-                    version = version + 1, touched_at = ?12
-                WHERE finding_id = ?1 AND conversation = ?2 AND version = ?13
-                """, values)
-            return n > 0
-        }
+    private static func replaceThread(
+        _ r: ThreadRecord, expectedVersion: Int64, _ db: SQLiteConnection
+    ) throws(SQLiteError) -> Bool {
+        var values = Self.threadValues(r)
+        values.append(.int(expectedVersion))
+        let n = try db.run(
+            """
+            UPDATE finding_threads SET channel_id = ?3, ts = ?4, finding_count = ?5, severity_label = ?6,
+                updated_at = ?7, archived = ?8, in_digest = ?9, claimed_by = ?10, claimed_at = ?11,
+                version = version + 1, touched_at = ?12
+            WHERE finding_id = ?1 AND conversation = ?2 AND version = ?13
+            """, values)
+        return n > 0
     }
 
     /// Forgets the state of findings not touched since `olderThan` (Unix seconds). GuardDuty keeps a finding 90 days.
