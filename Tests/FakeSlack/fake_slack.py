@@ -319,9 +319,10 @@ class State:
 def channel_id(channel: str) -> str:
     """Slack answers with channel IDs, whatever the request named: `#sec-alerts` or `sec-alerts` -> a stable
     `C...` ID; an ID (`C0123ABCD`, `G...`, `D...`) stays itself."""
+    if not channel.startswith("#") and len(channel) >= 2 and channel[0] in "CGD" \
+            and all(c.isupper() or c.isdigit() for c in channel):
+        return channel  # already an ID (channel names are lowercase)
     name = channel[1:] if channel.startswith("#") else channel
-    if len(name) >= 9 and name[0] in "CGD" and all(c.isupper() or c.isdigit() for c in name):
-        return name
     return "C" + hashlib.sha1(name.encode()).hexdigest()[:10].upper()
 
 
