@@ -32,6 +32,7 @@ typedef struct rl_file {
     int has_filter, has_route;
     int filter_line, route_line;
     int stateless;            /* its functions can keep nothing between events: the load-time instance is reused */
+    int snapshotted;          /* reused, its file-level state restored from a snapshot before every event */
 } rl_file;
 
 typedef struct rl_format {
@@ -76,6 +77,9 @@ struct rl_engine {
     /* persistent: the read-only proxies f and ctx (reused every event: nothing can be stored on them), the metatable
      * of f (its __index is switched to each event's field table), ctx's field table, the per-event slots */
     int ref_f, ref_ctx, ref_ctx_fields, ref_fields, ref_inst, ref_anchor; /* ref_fields: the event's f.detail */
+    /* file-level state of snapshotted files: snap = {T1, S1, T2, S2, ...} (a table and its load-time copy),
+     * cells = {fn1, n1, v1, ...} (an upvalue and its load-time value); restored before every event */
+    int ref_snap, nsnap, ref_cells, ncells;
     int has_anchor;
     unsigned char inst_ready[RL_MAX_FILES]; /* file instantiated for the current event */
     int err_in_load;                        /* the last error came from running a file's main chunk */
@@ -658,6 +662,10 @@ static int p_open(lua_State *L) {
 
     lua_createtable(L, RL_MAX_FILES, 0);
     e->ref_inst = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L);
+    e->ref_snap = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L);
+    e->ref_cells = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushboolean(L, 0);
     e->ref_fields = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushboolean(L, 0);
@@ -890,6 +898,238 @@ static int is_stateless(rl_engine *e, int t) {
     return 1;
 }
 
+/* ---------------------------------------------------------------- file-level state: snapshot and restore
+ *
+ * Running a rule file anew for every finding is what keeps one finding from seeing what an earlier one left behind,
+ * and it costs a few microseconds per file and event. A file whose functions reach, through their upvalues, only
+ * plain values, functions, read-only engine objects and (nested) tables holding at most RL_SNAPSHOT_MAX_ENTRIES
+ * entries in all is instead run once at load; what it can change between events, its upvalues and those tables, is
+ * recorded then and put back before every event (only where something changed): the same guarantee, by restoring
+ * rather than rebuilding. Scripts cannot set metatables, use `debug` or reach the registry, so upvalues and tables
+ * reachable from them are the only state a file has. */
+
+#define RL_SNAPSHOT_MAX_ENTRIES 512
+#define RL_SNAPSHOT_MAX_DEPTH 32
+
+typedef struct snap_walk {
+    rl_engine *e;
+    int visited;   /* stack index: object -> true */
+    int tables;    /* stack index: array of tables to snapshot */
+    int ntables;
+    int cells;     /* stack index: array of fn, n triples (value added later) */
+    int ncells;
+    int entries;
+} snap_walk;
+
+/* An engine object that cannot be changed from Lua: a table whose metatable's __newindex is a C function
+ * (the locked library proxies, f, ctx, json.null). */
+static int is_readonly_object(lua_State *L, int idx) {
+    if (!lua_getmetatable(L, idx)) return 0;
+    lua_pushliteral(L, "__newindex");
+    lua_rawget(L, -2);
+    int ro = lua_iscfunction(L, -1);
+    lua_pop(L, 2);
+    return ro;
+}
+
+static int snap_visit(snap_walk *w, int idx, int depth) {
+    lua_State *L = w->e->L;
+    idx = lua_absindex(L, idx);
+    int t = lua_type(L, idx);
+    switch (t) {
+    case LUA_TNIL: case LUA_TBOOLEAN: case LUA_TNUMBER: case LUA_TSTRING: case LUA_TLIGHTUSERDATA:
+        return 1;
+    case LUA_TFUNCTION: case LUA_TTABLE:
+        break;
+    default:
+        return 0; /* full userdata, threads: unknown state */
+    }
+    if (depth > RL_SNAPSHOT_MAX_DEPTH) return 0;
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, w->visited) != LUA_TNIL) {
+        lua_pop(L, 1);
+        return 1;
+    }
+    lua_pop(L, 1);
+    lua_pushvalue(L, idx);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, w->visited);
+    if (t == LUA_TFUNCTION) {
+        if (lua_iscfunction(L, idx)) return 1;
+        for (int n = 1;; n++) {
+            const char *name = lua_getupvalue(L, idx, n);
+            if (!name) return 1;
+            if (strcmp(name, "_ENV") == 0) {
+                lua_rawgeti(L, LUA_REGISTRYINDEX, w->e->ref_globals);
+                int locked = lua_rawequal(L, -1, -2);
+                lua_pop(L, 2);
+                if (locked) continue;
+                return 0;
+            }
+            int ok = snap_visit(w, -1, depth + 1);
+            lua_pop(L, 1);
+            if (!ok) return 0;
+            lua_pushvalue(L, idx);
+            lua_rawseti(L, w->cells, ++w->ncells);
+            lua_pushinteger(L, n);
+            lua_rawseti(L, w->cells, ++w->ncells);
+            w->ncells++; /* the value's slot, filled when recorded */
+        }
+    }
+    /* a table */
+    if (is_readonly_object(L, idx)) return 1;
+    lua_pushvalue(L, idx);
+    lua_rawseti(L, w->tables, ++w->ntables);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (++w->entries > RL_SNAPSHOT_MAX_ENTRIES || !snap_visit(w, -2, depth + 1) || !snap_visit(w, -1, depth + 1)) {
+            lua_pop(L, 2);
+            return 0;
+        }
+        lua_pop(L, 1);
+    }
+    return 1;
+}
+
+/* Copies every entry of the table at src into the (empty) table at dst. */
+static void copy_entries(lua_State *L, int src, int dst) {
+    src = lua_absindex(L, src);
+    dst = lua_absindex(L, dst);
+    lua_pushnil(L);
+    while (lua_next(L, src)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, dst);
+    }
+}
+
+/* Whether the file table at t can be reused with its state snapshotted; if so, records the snapshot. */
+static int snapshot_file(rl_engine *e, int t) {
+    lua_State *L = e->L;
+    t = lua_absindex(L, t);
+    int base = lua_gettop(L);
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_newtable(L);
+    snap_walk w = {e, base + 1, base + 2, 0, base + 3, 0, 0};
+    int ok = 1;
+    static const char *const keys[] = {"filter", "route"};
+    for (int i = 0; ok && i < 2; i++) {
+        lua_pushstring(L, keys[i]);
+        lua_rawget(L, t);
+        ok = snap_visit(&w, -1, 0);
+        lua_pop(L, 1);
+    }
+    lua_pushliteral(L, "formats");
+    if (ok && lua_rawget(L, t) == LUA_TTABLE) {
+        int ft = lua_gettop(L);
+        lua_pushnil(L);
+        while (ok && lua_next(L, ft)) {
+            ok = snap_visit(&w, -1, 0);
+            lua_pop(L, 1);
+        }
+        if (!ok) lua_pop(L, 1); /* the key left by an interrupted traversal */
+    }
+    lua_pop(L, 1);
+    if (!ok) {
+        lua_settop(L, base);
+        return 0;
+    }
+    /* record: each table with a copy, each upvalue with its value now */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_snap);
+    int snap = lua_gettop(L);
+    for (int i = 1; i <= w.ntables; i++) {
+        lua_rawgeti(L, w.tables, i);
+        lua_newtable(L);
+        copy_entries(L, -2, -1);
+        lua_rawseti(L, snap, e->nsnap + 2);
+        lua_rawseti(L, snap, e->nsnap + 1);
+        e->nsnap += 2;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_cells);
+    int cells = lua_gettop(L);
+    for (int i = 1; i + 2 <= w.ncells; i += 3) {
+        lua_rawgeti(L, w.cells, i);
+        lua_rawgeti(L, w.cells, i + 1);
+        int n = (int)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        lua_getupvalue(L, -1, n);
+        lua_rawseti(L, cells, e->ncells + 3);
+        lua_rawseti(L, cells, e->ncells + 1);
+        lua_pushinteger(L, n);
+        lua_rawseti(L, cells, e->ncells + 2);
+        e->ncells += 3;
+    }
+    lua_settop(L, base);
+    return 1;
+}
+
+/* Whether the table at t holds exactly the entries of the table at s. */
+static int same_entries(lua_State *L, int t, int s) {
+    lua_Integer count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        count++;
+        lua_pushvalue(L, -2);
+        lua_rawget(L, s);
+        int same = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+        if (!same) {
+            lua_pop(L, 1);
+            return 0;
+        }
+    }
+    lua_pushnil(L);
+    while (lua_next(L, s)) {
+        lua_pop(L, 1);
+        if (--count < 0) {
+            lua_pop(L, 1);
+            return 0;
+        }
+    }
+    return count == 0;
+}
+
+/* Puts every snapshotted table and upvalue back as it was at load (only what an event changed is written). */
+static void restore_snapshots(rl_engine *e) {
+    if (e->nsnap == 0 && e->ncells == 0) return;
+    lua_State *L = e->L;
+    int base = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_snap);
+    int snap = lua_gettop(L);
+    for (int i = 1; i <= e->nsnap; i += 2) {
+        lua_rawgeti(L, snap, i);
+        lua_rawgeti(L, snap, i + 1);
+        int t = lua_gettop(L) - 1, s = t + 1;
+        if (!same_entries(L, t, s)) {
+            /* clear (assigning nil to existing fields during a traversal is allowed), then copy back */
+            lua_pushnil(L);
+            while (lua_next(L, t)) {
+                lua_pop(L, 1);
+                lua_pushvalue(L, -1);
+                lua_pushnil(L);
+                lua_rawset(L, t);
+            }
+            copy_entries(L, s, t);
+        }
+        lua_pop(L, 2);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_cells);
+    int cells = lua_gettop(L);
+    for (int i = 1; i + 2 <= e->ncells; i += 3) {
+        lua_rawgeti(L, cells, i);
+        lua_rawgeti(L, cells, i + 1);
+        int n = (int)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        lua_getupvalue(L, -1, n);
+        lua_rawgeti(L, cells, i + 2);
+        if (!lua_rawequal(L, -1, -2)) lua_setupvalue(L, -3, n);
+        else lua_pop(L, 1);
+        lua_pop(L, 2);
+    }
+    lua_settop(L, base);
+}
+
 /* Runs host code `fn(args)` in protected mode. Rule code inside it runs in its own nested protected call, so an
  * error reaching here can only be the host running out of memory: it is recorded against `file` and RL_ERR_MEMORY
  * returned; otherwise RL_OK (the callee reports its own status through `args`). */
@@ -973,6 +1213,7 @@ static int p_load(lua_State *L) {
         return 0;
     }
     rf->stateless = is_stateless(e, lua_gettop(L));
+    if (!rf->stateless && snapshot_file(e, lua_gettop(L))) rf->stateless = rf->snapshotted = 1;
     if (rf->stateless) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_inst);
         lua_pushvalue(L, -2);
@@ -1026,6 +1267,9 @@ static int p_begin(lua_State *L) {
     lua_pop(L, 1);
 
     e->has_anchor = 0;
+
+    /* what the previous event changed in reused files' state is put back */
+    restore_snapshots(e);
 
     /* rule files are instantiated anew, on first use, for this event (ensure_instance) */
     for (int i = 0; i < e->nfiles; i++) e->inst_ready[i] = (unsigned char)e->files[i].stateless;

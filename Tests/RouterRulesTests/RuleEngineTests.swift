@@ -302,19 +302,73 @@ final class RuleEngineTests: XCTestCase {
         let e = try engine([
             // Only globals: nothing can survive a call, so the instance from load time is reused.
             ("rules/10-pure.lua", ##"print("pure top") return { filter = function(f) return string.len(f.id) > 0 end }"##),
-            // A file-level table: run anew for every finding.
+            // A file-level table: run once, its table put back before every event.
             ("rules/50-state.lua", ##"print("state top") local seen = {} return { route = function(f) seen[#seen + 1] = 1 return { channel = "#n" .. #seen } end }"##),
-            // A private _ENV is state too.
-            ("rules/60-env.lua", ##"local _ENV = { n = 0 } return { route = function(f) n = n + 1 return { channel = "#e" .. n, continue = true } end }"##),
+            // A private _ENV is state the router does not snapshot: run anew for every finding.
+            ("rules/60-env.lua", ##"print("env top") local _ENV = { n = 0 } return { route = function(f) n = n + 1 return { channel = "#e" .. n, continue = true } end }"##),
         ])
         for _ in 0..<3 {
             let r = e.evaluate(try makeFinding(makeEvent()), context: ctx)
             XCTAssertEqual(r.errors, [])
-            XCTAssertEqual(r.output, "state top\n")
+            XCTAssertEqual(r.output, "", "neither file runs again: the first is stateless, the second snapshotted")
             XCTAssertEqual(r.deliveries.map(\.channel), ["#n1"])
         }
-        let e2 = try engine([("rules/60-env.lua", ##"local _ENV = { n = 0 } return { route = function(f) n = n + 1 return { channel = "#e" .. n } end }"##)])
-        for _ in 0..<3 { XCTAssertEqual(e2.evaluate(try makeFinding(makeEvent()), context: ctx).deliveries.first?.channel, "#e1") }
+        let e2 = try engine([("rules/60-env.lua", ##"print("env top") local _ENV = { n = 0, print = print } return { route = function(f) n = n + 1 return { channel = "#e" .. n } end }"##)])
+        for _ in 0..<3 {
+            let r = e2.evaluate(try makeFinding(makeEvent()), context: ctx)
+            XCTAssertEqual(r.deliveries.first?.channel, "#e1")
+            XCTAssertEqual(r.output, "env top\n", "run anew for every finding")
+        }
+    }
+
+    /// A reused (snapshotted) file: whatever one event changes in its file-level state, the next event sees the
+    /// state the file had when it was loaded.
+    func testSnapshottedFileStateIsPutBackBeforeEveryEvent() throws {
+        let source = ##"""
+        print("top: printed when the file runs, so never per event once it is snapshotted")
+        local counter = 0
+        local cfg = { teams = { a = "#a" }, list = { 1, 2, 3 } }
+        local M = {}
+        local function bump() counter = counter + 1 return counter end
+        local helpers = { bump = bump }
+        function M.route(f)
+          local n = helpers.bump()
+          local before = tostring(cfg.teams.a) .. "/" .. #cfg.list .. "/" .. tostring(cfg.extra) .. "/" .. tostring(M.note)
+          cfg.teams.a = "#changed"
+          cfg.list[#cfg.list + 1] = 4
+          table.remove(cfg.list, 1)
+          cfg.extra = {}
+          cfg.teams = { a = "#replaced" }
+          M.note = "left behind"
+          helpers.bump = function() return 99 end
+          return { channel = "#c" .. n, mention = nil, format = "detailed", continue = false,
+                   to = "default", on_update = nil }, print(before)
+        end
+        return M
+        """##
+        let e = try engine([("rules/50.lua", source)])
+        for _ in 0..<4 {
+            let r = e.evaluate(try makeFinding(makeEvent()), context: ctx)
+            XCTAssertEqual(r.errors, [])
+            XCTAssertEqual(r.deliveries.map(\.channel), ["#c1"], "the counter and the helper are put back")
+            XCTAssertEqual(r.output, "#a/3/nil/nil\n", "nested tables, added and removed keys are put back")
+        }
+    }
+
+    func testLargeFileLevelTablesAreRebuiltPerEventInstead() throws {
+        // More entries than the router snapshots: the file runs anew for every finding (the old way), still isolated.
+        let source = ##"""
+        print("top")
+        local big = {}
+        for i = 1, 2000 do big[i] = i end
+        return { route = function(f) big[1] = big[1] + 1 return { channel = "#b" .. big[1] } end }
+        """##
+        let e = try engine([("rules/50.lua", source)])
+        for _ in 0..<2 {
+            let r = e.evaluate(try makeFinding(makeEvent()), context: ctx)
+            XCTAssertEqual(r.deliveries.first?.channel, "#b2")
+            XCTAssertEqual(r.output, "top\n")
+        }
     }
 
     func testCtxNowIsWholeSecondsSoOsDateAcceptsIt() throws {
