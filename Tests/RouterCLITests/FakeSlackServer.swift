@@ -1,5 +1,6 @@
 import Foundation
 import RouterJSON
+import RouterTestSupport
 import XCTest
 
 #if canImport(FoundationNetworking)
@@ -49,10 +50,8 @@ final class FakeSlackServer {
 
     func stop() {
         try? stdinPipe.fileHandleForWriting.close()
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        // It exits when its stdin closes; bounded, never waitUntilExit (see Process.stop).
+        process.stop(grace: 5)
     }
 
     static func which(_ name: String) -> String? {

@@ -1,5 +1,6 @@
 import Foundation
 import RouterJSON
+import RouterTestSupport
 import XCTest
 
 #if canImport(Glibc)
@@ -57,10 +58,7 @@ final class ServerProcess: @unchecked Sendable {
     struct ServerStartError: Error { var message: String }
 
     deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        if process.isRunning { process.stop(grace: 0) }
         try? FileManager.default.removeItem(at: tmp)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import RouterJSON
+import RouterTestSupport
 import XCTest
 
 /// `router serve` accepting genuinely signed SNS HTTPS messages: a notification (SignatureVersion 2) is verified and
@@ -23,10 +24,7 @@ final class ServerSNSTests: XCTestCase {
     override func tearDown() {
         fake?.stop()
         try? endpointInput.fileHandleForWriting.close()
-        if let endpoint, endpoint.isRunning {
-            endpoint.terminate()
-            endpoint.waitUntilExit()
-        }
+        endpoint?.stop(grace: 2)
         if let dir { try? FileManager.default.removeItem(at: dir) }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import RouterTestSupport
 import XCTest
 
 @testable import RouterDelivery
@@ -534,12 +535,7 @@ final class FakeSlack: @unchecked Sendable {
 
     func stop() {
         try? stdin.fileHandleForWriting.close()
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        process.stop(grace: 5)
     }
 }
 

@@ -96,10 +96,7 @@ public final class HelperProcess: @unchecked Sendable {
         }
         guard let found else {
             let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            if process.isRunning {
-                process.terminate()
-                process.waitUntilExit()
-            }
+            process.stop(grace: 0)
             try? FileManager.default.removeItem(at: directory)
             throw NSError(
                 domain: "HelperProcess", code: 1,
@@ -111,10 +108,7 @@ public final class HelperProcess: @unchecked Sendable {
     }
 
     public func terminate() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        process.stop(grace: 0)
         try? FileManager.default.removeItem(at: directory)
     }
 }
