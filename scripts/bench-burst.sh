@@ -8,17 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-1000}
-swift build -c release --product router >/dev/null
-bin=$PWD/.build/release/router
-work=$(mktemp -d)
-cleanup() { [ -n "${fake_pid:-}" ] && kill "$fake_pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-
-coproc FAKE { python3 Tests/FakeSlack/fake_slack.py --port 0; }
-fake_pid=$FAKE_PID
-read -r line <&"${FAKE[0]}"
-port=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["port"])' "$line")
-curl -s -XPOST "http://127.0.0.1:$port/_control/config" -d '{"rate_limit":{"per_second":1,"burst":3},"fail_on_rate_limit":true}' >/dev/null
+. scripts/lib/fake-slack.sh
 
 mkdir -p "$work/rules"
 cat > "$work/rules/50-one-channel.lua" <<'LUA'

@@ -44,14 +44,8 @@ final class LambdaStateTableTests: XCTestCase {
 
     override class func tearDown() { MotoServer.stop() }
 
-    func event(_ id: String, count: Int, minute: Int, severity: Double = 5) throws -> String {
-        var e = try JSONValue.parse(
-            Array(try Data(contentsOf: Paths.root.appendingPathComponent("examples/medium-iam-anomalous-behavior.json"))))
-        e["detail"]?["id"] = .string(id)
-        e["detail"]?["severity"] = .double(severity)
-        e["detail"]?["updatedAt"] = .string(String(format: "2026-11-27T10:%02d:00.000Z", minute))
-        e["detail"]?["service"]?["count"] = .int(Int64(count))
-        return e.serialized()
+    func event(_ id: String, count: Int, minute: Int) throws -> String {
+        try lifecycleEvent(id, count: count, minute: minute).serialized()
     }
 
     /// One Lambda instance: the bootstrap run by the fake Runtime API over `events`, with its own data directory.

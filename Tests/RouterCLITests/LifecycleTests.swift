@@ -32,16 +32,8 @@ final class LifecycleTests: XCTestCase {
 
     var apiEnv: [String: String] { ["SLACK_BOT_TOKEN": FakeSlackServer.token, "SLACK_API_URL": fake.apiURL] }
 
-    /// The example finding as finding `id` with `count`, `updatedAt` minute `minute`, `severity`, `archived`.
     func finding(_ id: String = "life-1", count: Int, minute: Int, severity: Double = 5, archived: Bool = false) throws -> JSONValue {
-        var e = try JSONValue.parse(
-            Array(try Data(contentsOf: Paths.root.appendingPathComponent("examples/medium-iam-anomalous-behavior.json"))))
-        e["detail"]?["id"] = .string(id)
-        e["detail"]?["severity"] = .double(severity)
-        e["detail"]?["updatedAt"] = .string(String(format: "2026-11-27T10:%02d:00.000Z", minute))
-        e["detail"]?["service"]?["count"] = .int(Int64(count))
-        e["detail"]?["service"]?["archived"] = .bool(archived)
-        return e
+        try lifecycleEvent(id, count: count, minute: minute, severity: severity, archived: archived)
     }
 
     func write(_ events: [JSONValue], _ name: String) throws -> String {

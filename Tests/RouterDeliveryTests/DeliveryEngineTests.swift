@@ -3,31 +3,7 @@ import RouterDelivery
 import XCTest
 
 /// The delivery engine over a real queue (temp directory) and the in-memory transport.
-final class DeliveryEngineTests: XCTestCase {
-    var dir: String!
-    var queue: DeliveryQueue!
-    let webhook = DestinationSet(defaultWebhook: Destination(name: "default", kind: .webhook(url: Secret("https://hooks.example/services/T/B/SECRET"))))
-    let api = DestinationSet(webAPI: Destination(name: "slack-api", kind: .webAPI(token: Secret("xoxb-secret"), baseURL: "https://slack.example/api")))
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("engine-\(UUID().uuidString)").path
-        queue = try DeliveryQueue(directory: dir)
-    }
-
-    override func tearDown() {
-        queue = nil
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
-    var fast: DeliveryPolicy {
-        var p = DeliveryPolicy()
-        p.retryBase = 0.01
-        p.retryCap = 0.05
-        p.ratePerSecond = 1000
-        p.burst = 100
-        return p
-    }
-
+final class DeliveryEngineTests: QueueTestCase {
     func item(_ n: Int, destination: String = "default", channel: String? = nil, blocks: Bool = true) -> NewDelivery {
         NewDelivery(
             key: "k\(n)-\(channel ?? "")", findingId: "f\(n)", findingType: "T", severityLabel: "HIGH", destination: destination,

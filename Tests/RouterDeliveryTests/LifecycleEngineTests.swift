@@ -5,31 +5,7 @@ import RouterSlack
 import XCTest
 
 /// The finding lifecycle through the delivery engine: a real queue and its SQLite thread store, the in-memory Slack.
-final class LifecycleEngineTests: XCTestCase {
-    var dir: String!
-    var queue: DeliveryQueue!
-    let api = DestinationSet(webAPI: Destination(name: "slack-api", kind: .webAPI(token: Secret("xoxb-secret"), baseURL: "https://slack.example/api")))
-    let webhook = DestinationSet(defaultWebhook: Destination(name: "default", kind: .webhook(url: Secret("https://hooks.example/services/T/B/SECRET"))))
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lifecycle-\(UUID().uuidString)").path
-        queue = try DeliveryQueue(directory: dir)
-    }
-
-    override func tearDown() {
-        queue = nil
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
-    var fast: DeliveryPolicy {
-        var p = DeliveryPolicy()
-        p.retryBase = 0.01
-        p.retryCap = 0.05
-        p.ratePerSecond = 1000
-        p.burst = 100
-        return p
-    }
-
+final class LifecycleEngineTests: QueueTestCase {
     /// One event of finding `id`: `minute` orders events (its `updatedAt`).
     func event(
         _ id: String, count: Int, minute: Int, label: String = "MEDIUM", severity: Double = 5, archived: Bool = false,
