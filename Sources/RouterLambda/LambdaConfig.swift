@@ -65,32 +65,27 @@ public struct LambdaConfig: Sendable {
             }
             config[keyPath: keyPath] = ms / 1000
         }
-        if let text = value("ROUTER_SLACK_RATE") {
-            guard let rate = Double(text), rate.isFinite, rate > 0, rate <= 10_000 else {
+        /// `name`'s number when set: within `range`, else the init error saying what it must be.
+        func number(_ name: String, _ range: ClosedRange<Double>, integer: Bool = false, must what: String)
+            -> Result<Double?, LambdaErrorReport>
+        {
+            guard let text = value(name) else { return .success(nil) }
+            guard let v = Double(text), v.isFinite, range.contains(v), !integer || v == v.rounded() else {
                 return .failure(
                     LambdaErrorReport(
-                        errorType: "Runtime.ConfigInvalid",
-                        errorMessage: "ROUTER_SLACK_RATE must be messages per second above 0 (at most 10000), not '\(text.prefix(40))'"))
+                        errorType: "Runtime.ConfigInvalid", errorMessage: "\(name) must be \(what), not '\(text.prefix(40))'"))
             }
-            config.policy.ratePerSecond = rate
+            return .success(v)
         }
-        if let text = value("ROUTER_SLACK_BURST") {
-            guard let burst = Int(text), burst >= 1, burst <= 10_000 else {
-                return .failure(
-                    LambdaErrorReport(
-                        errorType: "Runtime.ConfigInvalid",
-                        errorMessage: "ROUTER_SLACK_BURST must be a whole number of messages from 1 to 10000, not '\(text.prefix(40))'"))
-            }
-            config.policy.burst = burst
-        }
-        if let text = value("ROUTER_DIGEST_WINDOW") {
-            guard let window = Double(text), window.isFinite, window >= 0, window <= 3600 else {
-                return .failure(
-                    LambdaErrorReport(
-                        errorType: "Runtime.ConfigInvalid",
-                        errorMessage: "ROUTER_DIGEST_WINDOW must be seconds from 0 to 3600, not '\(text.prefix(40))'"))
-            }
-            config.policy.digestWindow = window
+        let rate = number("ROUTER_SLACK_RATE", 0.000_001...10_000, must: "messages per second above 0 (at most 10000)")
+        let burst = number("ROUTER_SLACK_BURST", 1...10_000, integer: true, must: "a whole number of messages from 1 to 10000")
+        let window = number("ROUTER_DIGEST_WINDOW", 0...3600, must: "seconds from 0 to 3600")
+        do {
+            if let r = try rate.get() { config.policy.ratePerSecond = r }
+            if let b = try burst.get() { config.policy.burst = Int(b) }
+            if let w = try window.get() { config.policy.digestWindow = w }
+        } catch {
+            return .failure(error)
         }
         switch DynamoDBConfig.fromEnvironment(env) {
         case nil: break

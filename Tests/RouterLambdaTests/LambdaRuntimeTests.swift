@@ -225,6 +225,30 @@ final class LambdaRuntimeTests: XCTestCase {
         XCTAssertTrue(e.errorMessage.contains("ROUTER_LAMBDA_MARGIN_MS"), e.errorMessage)
     }
 
+    func testPacingDigestAndStateTableSettingsFromTheEnvironment() {
+        func config(_ env: [String: String]) -> Result<LambdaConfig, LambdaErrorReport> {
+            LambdaConfig.fromEnvironment(["ROUTER_RULES": "r"].merging(env) { $1 })
+        }
+        guard case .success(let c) = config(["ROUTER_SLACK_RATE": "2.5", "ROUTER_SLACK_BURST": "4", "ROUTER_DIGEST_WINDOW": "0"])
+        else { return XCTFail("valid settings refused") }
+        XCTAssertEqual(c.policy.ratePerSecond, 2.5)
+        XCTAssertEqual(c.policy.burst, 4)
+        XCTAssertEqual(c.policy.digestWindow, 0, "0 turns digests off")
+        XCTAssertNil(c.stateTable, "no ROUTER_STATE_TABLE: no state table")
+        for (name, bad, expected) in [
+            ("ROUTER_SLACK_RATE", "0", "messages per second above 0"), ("ROUTER_SLACK_BURST", "2.5", "a whole number"),
+            ("ROUTER_SLACK_BURST", "0", "from 1 to 10000"), ("ROUTER_DIGEST_WINDOW", "-1", "seconds from 0 to 3600"),
+            ("ROUTER_DIGEST_WINDOW", "soon", "not 'soon'"),
+        ] {
+            guard case .failure(let e) = config([name: bad]) else { return XCTFail("\(name)=\(bad) accepted") }
+            XCTAssertEqual(e.errorType, "Runtime.ConfigInvalid")
+            XCTAssertTrue(e.errorMessage.hasPrefix(name + " must be") && e.errorMessage.contains(expected), e.errorMessage)
+        }
+        guard case .failure(let e) = config(["ROUTER_STATE_TABLE": "router-state", "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s"])
+        else { return XCTFail("a state table without a region accepted") }
+        XCTAssertTrue(e.errorMessage.contains("region"), e.errorMessage)
+    }
+
     func testOversizedEventIsAnInputError() throws {
         var inv = LambdaFixtures.invocation("", id: "req-big")
         inv.bodyTooLarge = true
