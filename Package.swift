@@ -123,9 +123,9 @@ let package = Package(
         .testTarget(name: "RouterCoreTests", dependencies: ["RouterCore"]),
         .testTarget(name: "RouterCLITests", dependencies: ["RouterJSON", "RouterTestSupport"]),
         // Helpers the test targets share (moto_server and other loopback helper processes).
-        .target(name: "RouterTestSupport", path: "Tests/TestSupport"),
+        .target(name: "RouterTestSupport", dependencies: ["RouterDelivery"], path: "Tests/TestSupport"),
         .testTarget(name: "RouterDeliveryTests", dependencies: ["RouterDelivery", "RouterSlack", "CCurl", "CCurlShim", "RouterTestSupport"]),
         .testTarget(name: "RouterLambdaTests", dependencies: ["RouterLambda", "RouterCore", "RouterDelivery"]),
-        .testTarget(name: "RouterServerTests", dependencies: ["RouterServer", "RouterCore", "RouterDelivery"]),
+        .testTarget(name: "RouterServerTests", dependencies: ["RouterServer", "RouterCore", "RouterDelivery", "RouterTestSupport"]),
     ]
 )

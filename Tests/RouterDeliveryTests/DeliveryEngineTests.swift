@@ -1,5 +1,6 @@
 import Foundation
 import RouterDelivery
+import RouterTestSupport
 import XCTest
 
 /// The delivery engine over a real queue (temp directory) and the in-memory transport.

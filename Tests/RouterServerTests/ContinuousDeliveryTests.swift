@@ -4,38 +4,16 @@ import XCTest
 
 @testable import RouterServer
 import RouterDelivery
+import RouterTestSupport
 
 /// The delivery engine's continuous mode (what the server runs) and the group committer in front of the queue.
-final class ContinuousDeliveryTests: XCTestCase {
-    var dir: String!
-    var queue: DeliveryQueue!
-    let webhook = DestinationSet(defaultWebhook: Destination(name: "default", kind: .webhook(url: Secret("https://hooks.example/services/T/B/SECRET"))))
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("continuous-\(UUID().uuidString)").path
-        queue = try DeliveryQueue(directory: dir)
-    }
-
-    override func tearDown() {
-        queue = nil
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
+final class ContinuousDeliveryTests: QueueTestCase {
     func item(_ n: Int) -> NewDelivery { Self.item(n) }
 
     static func item(_ n: Int) -> NewDelivery {
         NewDelivery(
             key: "k\(n)", findingId: "f\(n)", findingType: "T", severityLabel: "HIGH", destination: "default", channel: nil,
             payload: Array("{\"text\":\"m\(n)\"}".utf8), textOnlyPayload: nil)
-    }
-
-    var fast: DeliveryPolicy {
-        var p = DeliveryPolicy()
-        p.retryBase = 0.01
-        p.retryCap = 0.05
-        p.ratePerSecond = 1000
-        p.burst = 100
-        return p
     }
 
     func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {

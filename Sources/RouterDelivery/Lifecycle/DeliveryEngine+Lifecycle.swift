@@ -221,10 +221,9 @@ extension DeliveryEngine {
         // (posted, or being posted elsewhere) is left for its own turn.
         func key(_ d: QueuedDelivery) -> String { d.delivery.conversation + "\u{1F}" + d.delivery.findingId }
         var claims: [ThreadRecord] = []
-        var claimIndex: [String: Int] = [:]
+        var seen = Set<String>()
         for d in [head] + others {
-            guard let e = d.delivery.lifecycle, !e.archived, claimIndex[key(d)] == nil else { continue }
-            claimIndex[key(d)] = claims.count
+            guard let e = d.delivery.lifecycle, !e.archived, seen.insert(key(d)).inserted else { continue }
             claims.append(
                 ThreadRecord(
                     findingId: d.delivery.findingId, lane: d.delivery.conversation, count: e.count,

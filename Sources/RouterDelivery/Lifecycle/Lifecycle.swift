@@ -81,7 +81,7 @@ public enum Lifecycle {
     ) -> String {
         var parts: [String] = []
         if SeverityRank.of(severityLabel) > SeverityRank.of(previous.severityLabel) {
-            parts.append(":arrow_up: Severity raised *\(previous.severityLabel)* -> *\(severityLabel)* (\(formatSeverity(event.severity)))")
+            parts.append(":arrow_up: Severity raised *\(previous.severityLabel)* -> *\(severityLabel)* (\(SlackRenderer.formatSeverity(event.severity)))")
         } else if severityLabel != previous.severityLabel {
             parts.append("Severity now *\(severityLabel)* (was \(previous.severityLabel))")
         }
@@ -99,10 +99,5 @@ public enum Lifecycle {
             text = ":repeat: " + text
         }
         return text
-    }
-
-    static func formatSeverity(_ s: Double) -> String {
-        let tenths = (s * 10).rounded()
-        return tenths.truncatingRemainder(dividingBy: 10) == 0 ? String(Int(tenths / 10)) + ".0" : String(tenths / 10)
     }
 }
