@@ -87,6 +87,14 @@ struct rl_engine {
     char *fbuf;
     size_t fbuf_cap;
     int has_detail;                         /* f.detail built (cached in the ref_fields slot) */
+    /* f's values already read in this event are kept in a plain table (f's __index), so a second read of a field is
+     * an ordinary table lookup in the VM; bit i of fcache_set: field i (RL_FIELD_COUNT: detail) is in it */
+    int ref_fcache, ref_fkeys;
+    /* ctx as last set */
+    int ctx_set;
+    lua_Integer ctx_now;
+    char ctx_mode[32];
+    uint32_t fcache_set;
     int anchor_len;
     const rj_doc *doc;
     uint32_t detail_node;
@@ -583,21 +591,39 @@ static void push_detail(lua_State *L, rl_engine *e) {
     e->has_detail = 1;
 }
 
-static int f_index(lua_State *L) {
+/* __index of f's per-event cache table (upvalue 1: field name -> index + 1, "detail" -> RL_FIELD_COUNT + 1):
+ * pushes the field's value and keeps it in the cache (argument 1) for the rest of the event. */
+static int f_fill(lua_State *L) {
     rl_engine *e = engine_of(L);
     if (lua_type(L, 2) != LUA_TSTRING) return luaL_error(L, "f has no field of type %s", luaL_typename(L, 2));
-    size_t n;
-    const char *k = lua_tolstring(L, 2, &n);
-    int i = n > 0 ? field_index(k, n) : -1;
-    if (i >= 0) {
-        push_value(L, &e->fval[i]);
-        return 1;
+    lua_pushvalue(L, 2);
+    int i = lua_rawget(L, lua_upvalueindex(1)) == LUA_TNUMBER ? (int)lua_tointeger(L, -1) - 1 : -1;
+    lua_pop(L, 1);
+    if (i < 0 || i > RL_FIELD_COUNT) return luaL_error(L, "f has no field '%s'", lua_tostring(L, 2));
+    if (i < RL_FIELD_COUNT) push_value(L, &e->fval[i]);
+    else push_detail(L, e);
+    if (lua_isnil(L, -1)) return 1;
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 1);
+    e->fcache_set |= (uint32_t)1 << i;
+    return 1;
+}
+
+/* Empties f's cache (outside protected mode: assigning nil to present keys never allocates). */
+static void clear_fcache(rl_engine *e) {
+    if (!e->fcache_set) return;
+    lua_State *L = e->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_fcache);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_fkeys);
+    for (int i = 0; i <= RL_FIELD_COUNT; i++) {
+        if (!(e->fcache_set & ((uint32_t)1 << i))) continue;
+        lua_rawgeti(L, -1, i + 1);
+        lua_pushnil(L);
+        lua_rawset(L, -4);
     }
-    if (n == 6 && memcmp(k, "detail", 6) == 0) {
-        push_detail(L, e);
-        return 1;
-    }
-    return luaL_error(L, "f has no field '%s'", k);
+    lua_pop(L, 2);
+    e->fcache_set = 0;
 }
 
 /* Iterator for pairs(f): the fields in view order (nil ones skipped), then detail. */
@@ -638,10 +664,31 @@ static int p_open(lua_State *L) {
     static const char *const known_ctx[] = {"now", "mode"};
     e->ref_ctx_mt = make_fields_mt(L, known_ctx, 2, "ctx");
 
-    /* f: one empty, locked proxy; fields come from f_index */
+    /* f: one empty, locked proxy whose __index is the per-event cache of its values, filled by f_fill */
+    lua_createtable(L, RL_FIELD_COUNT + 1, 0); /* keys: index -> field name */
+    lua_createtable(L, 0, RL_FIELD_COUNT + 1); /* field name -> index */
+    for (int i = 0; i <= RL_FIELD_COUNT; i++) {
+        lua_pushstring(L, i < RL_FIELD_COUNT ? field_names[i] : "detail");
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, -4, i + 1);
+        lua_pushinteger(L, i + 1);
+        lua_rawset(L, -3);
+    }
+    lua_createtable(L, 0, RL_FIELD_COUNT + 1); /* the cache */
+    lua_createtable(L, 0, 1);
+    lua_pushvalue(L, -3);
+    lua_pushcclosure(L, f_fill, 1);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    e->ref_fcache = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_insert(L, -3);
+    lua_pop(L, 1);
+    e->ref_fkeys = luaL_ref(L, LUA_REGISTRYINDEX);
+    /* stack: cache */
     lua_createtable(L, 0, 0);
     lua_createtable(L, 0, 4);
-    lua_pushcfunction(L, f_index);
+    lua_pushvalue(L, -3);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, locked_newindex);
     lua_setfield(L, -2, "__newindex");
@@ -650,6 +697,7 @@ static int p_open(lua_State *L) {
     lua_pushliteral(L, "locked");
     lua_setfield(L, -2, "__metatable");
     lua_setmetatable(L, -2);
+    lua_remove(L, -2);
     e->ref_f = luaL_ref(L, LUA_REGISTRYINDEX);
 
     /* ctx: a proxy over one field table whose values are set for each event */
@@ -1255,16 +1303,24 @@ static int p_begin(lua_State *L) {
     begin_args *a = (begin_args *)lua_touserdata(L, 1);
     rl_engine *e = engine_of(L);
 
-    /* ctx */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_ctx_fields);
-    lua_pushliteral(L, "now");
+    /* ctx (rewritten only when it changes: rule code cannot modify it) */
     /* whole Unix seconds: os.date and friends take integers */
-    lua_pushinteger(L, (lua_Integer)floor(a->now));
-    lua_rawset(L, -3);
-    lua_pushliteral(L, "mode");
-    lua_pushstring(L, a->mode ? a->mode : "live");
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
+    lua_Integer now = (lua_Integer)floor(a->now);
+    const char *mode = a->mode ? a->mode : "live";
+    if (!e->ctx_set || now != e->ctx_now || strncmp(mode, e->ctx_mode, sizeof e->ctx_mode) != 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_ctx_fields);
+        lua_pushliteral(L, "now");
+        lua_pushinteger(L, now);
+        lua_rawset(L, -3);
+        lua_pushliteral(L, "mode");
+        lua_pushstring(L, mode);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+        /* a mode too long for the copy is simply set again next time */
+        e->ctx_set = strlen(mode) < sizeof e->ctx_mode;
+        e->ctx_now = now;
+        snprintf(e->ctx_mode, sizeof e->ctx_mode, "%s", mode);
+    }
 
     e->has_anchor = 0;
 
@@ -1307,6 +1363,7 @@ static int ensure_instance(rl_engine *e, int file) {
 
 static void release_event(rl_engine *e) {
     lua_State *L = e->L;
+    clear_fcache(e);
     /* drop what only this event may reference; instances are overwritten by the next event */
     if (e->has_detail) {
         lua_pushboolean(L, 0);
@@ -1324,8 +1381,25 @@ static void release_event(rl_engine *e) {
     e->doc = NULL;
 }
 
-int rl_event_begin(rl_engine *e, const rl_value *fields, const rj_doc *doc, uint32_t detail_node, double now,
-                   const char *mode) {
+char *rl_event_prepare(rl_engine *e, size_t string_bytes, rl_value **fields) {
+    if (e->in_event) release_event(e);
+    if (string_bytes + 1 > e->fbuf_cap) {
+        size_t cap = string_bytes + string_bytes / 2 + 256;
+        char *nb = (char *)realloc(e->fbuf, cap);
+        if (!nb) {
+            clear_error(e);
+            set_error(e, RL_ERR_MEMORY, -1, 0, "out of memory while preparing the event");
+            return NULL;
+        }
+        e->fbuf = nb;
+        e->fbuf_cap = cap;
+    }
+    for (int i = 0; i < RL_FIELD_COUNT; i++) e->fval[i].kind = RL_V_NIL;
+    *fields = e->fval;
+    return e->fbuf;
+}
+
+int rl_event_start(rl_engine *e, const rj_doc *doc, uint32_t detail_node, double now, const char *mode) {
     if (e->in_event) release_event(e);
     clear_error(e);
     e->in_event = 1;
@@ -1335,33 +1409,30 @@ int rl_event_begin(rl_engine *e, const rl_value *fields, const rj_doc *doc, uint
     e->output[0] = 0;
     e->ndeliveries = 0;
     e->nmentions = 0;
-    /* copy the finding's fields: they must outlive the caller's buffers for the whole event */
+    reset_limits(e);
+    begin_args a = {e->fval, now, mode, RL_OK};
+    if (run_protected(e, p_begin, &a, -1, "while preparing the event") != RL_OK) return RL_ERR_MEMORY;
+    return a.status;
+}
+
+int rl_event_begin(rl_engine *e, const rl_value *fields, const rj_doc *doc, uint32_t detail_node, double now,
+                   const char *mode) {
     size_t total = 0;
     for (int i = 0; i < RL_FIELD_COUNT; i++)
         if (fields[i].kind == RL_V_STRING) total += fields[i].len;
-    if (total > e->fbuf_cap) {
-        size_t cap = total + total / 2 + 256;
-        char *nb = (char *)realloc(e->fbuf, cap);
-        if (!nb) {
-            set_error(e, RL_ERR_MEMORY, -1, 0, "out of memory while preparing the event");
-            return RL_ERR_MEMORY;
-        }
-        e->fbuf = nb;
-        e->fbuf_cap = cap;
-    }
+    rl_value *dst;
+    char *buf = rl_event_prepare(e, total, &dst);
+    if (!buf) return RL_ERR_MEMORY;
     size_t off = 0;
     for (int i = 0; i < RL_FIELD_COUNT; i++) {
-        e->fval[i] = fields[i];
+        dst[i] = fields[i];
         if (fields[i].kind == RL_V_STRING) {
-            if (fields[i].len) memcpy(e->fbuf + off, fields[i].s, fields[i].len);
-            e->fval[i].s = e->fbuf + off;
+            if (fields[i].len) memcpy(buf + off, fields[i].s, fields[i].len);
+            dst[i].s = buf + off;
             off += fields[i].len;
         }
     }
-    reset_limits(e);
-    begin_args a = {fields, now, mode, RL_OK};
-    if (run_protected(e, p_begin, &a, -1, "while preparing the event") != RL_OK) return RL_ERR_MEMORY;
-    return a.status;
+    return rl_event_start(e, doc, detail_node, now, mode);
 }
 
 /* Pushes inst[file][key] (nil when absent). */

@@ -64,7 +64,16 @@ public enum InputReader {
     }
 
     static func isBlank(_ bytes: some Collection<UInt8>) -> Bool {
-        bytes.allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
+        @inline(__always) func blank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 }
+        // Contiguous bytes (the usual case) are scanned directly; a document normally fails at its first byte.
+        if let answer = bytes.withContiguousStorageIfAvailable({ buf -> Bool in
+            for b in buf where !blank(b) { return false }
+            return true
+        }) {
+            return answer
+        }
+        for b in bytes where !blank(b) { return false }
+        return true
     }
 
     // MARK: - Shapes

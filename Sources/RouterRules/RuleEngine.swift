@@ -47,14 +47,14 @@ public final class RuleEngine {
     public let directory: String
     public let limits: RuleLimits
     public private(set) var files: [RuleFile] = []
+    /// Indices of the files with a filter / a route function.
+    private var filterFiles: [Int] = []
+    private var routeFiles: [Int] = []
     /// Custom format names, with the file that defines each.
     public private(set) var formats: [String: String] = [:]
 
     private let engine: OpaquePointer
     private var formatIndex: [String: Int32] = [:]
-    private var arena: [UInt8] = []
-    private var spans = [(Int, Int)](repeating: (0, -1), count: Int(RL_FIELD_COUNT))
-    private var cvalues = [rl_value](repeating: rl_value(), count: Int(RL_FIELD_COUNT))
 
     /// Loads every `*.lua` file directly in `directory`, in byte-wise filename order.
     /// Throws `RuleLoadError` listing every file that does not compile or returns the wrong shape.
@@ -128,6 +128,8 @@ public final class RuleEngine {
                     path: path, hasFilter: rl_file_has_filter(e, i) != 0, hasRoute: rl_file_has_route(e, i) != 0,
                     filterLine: filterLine > 0 ? filterLine : nil, routeLine: routeLine > 0 ? routeLine : nil))
         }
+        filterFiles = files.indices.filter { files[$0].hasFilter }
+        routeFiles = files.indices.filter { files[$0].hasRoute }
         for k in 0..<rl_format_count(e) {
             let name = String(cString: rl_format_name(e, k))
             formatIndex[name] = k
@@ -202,7 +204,8 @@ public final class RuleEngine {
         }
 
         // Filters, in file order; the first false drops the finding.
-        for (i, file) in files.enumerated() where file.hasFilter {
+        for i in filterFiles {
+            let file = files[i]
             var keep: Int32 = 1
             var reasonPtr: UnsafePointer<CChar>? = nil
             var reasonLen = 0
@@ -228,7 +231,8 @@ public final class RuleEngine {
         // Routes, in file order, until one returns deliveries none of which says `continue = true`.
         var routeError: RuleError? = nil
         var chosen: [(index: Int32, delivery: RoutedDelivery)] = []
-        for (i, file) in files.enumerated() where file.hasRoute {
+        for i in routeFiles {
+            let file = files[i]
             var added: Int32 = 0
             let status = rl_call_route(engine, Int32(i), &added)
             if status != 0 {
@@ -390,35 +394,44 @@ public final class RuleEngine {
     // MARK: - Pushing the finding
 
     private func beginEvent(_ f: Finding, context: EvaluationContext) -> Int32 {
-        // String fields are appended to one reused byte arena; `spans` remembers where each one is. The buffers are
-        // moved out of `self` for the duration (one exclusivity check each instead of one per field).
-        var arena = self.arena
-        var spans = self.spans
-        var cvalues = self.cvalues
-        self.arena = []
-        self.spans = []
-        self.cvalues = []
-        defer {
-            self.arena = arena
-            self.spans = spans
-            self.cvalues = cvalues
+        // The string fields are written straight into the engine's buffer (sized first: `utf8.count` is O(1) for
+        // native strings), and the engine's field values point at them.
+        @inline(__always) func size(_ s: String?) -> Int { s?.utf8.count ?? 0 }
+        let total = size(f.id) + size(f.type) + size(f.purpose) + size(f.resourceKind) + size(f.family)
+            + size(f.artifact) + size(f.severityLabel.rawValue) + size(f.title) + size(f.description) + size(f.account)
+            + size(f.eventAccount) + size(f.region) + size(f.partition) + size(f.resourceType) + size(f.actionType)
+            + size(f.firstSeen) + size(f.lastSeen) + size(f.createdAt) + size(f.updatedAt) + size(f.consoleURL)
+            + size(f.resourceSummary)
+        var fieldsOut: UnsafeMutablePointer<rl_value>? = nil
+        guard let buf = rl_event_prepare(engine, total, &fieldsOut), let fields = fieldsOut else {
+            return Int32(RL_ERR_MEMORY.rawValue)
         }
-        arena.removeAll(keepingCapacity: true)
-        for i in 0..<spans.count { spans[i] = (0, -1) }
-        for i in 0..<cvalues.count { cvalues[i].kind = Int32(RL_V_NIL.rawValue) }
+        var off = 0
         func put(_ field: Int, _ s: String?) {
             guard let s else { return }
-            let start = arena.count
-            arena.append(contentsOf: s.utf8)
-            spans[field] = (start, arena.count - start)
+            let count = s.utf8.count
+            let dst = UnsafeMutableRawPointer(buf + off)
+            if count > 0,
+                s.utf8.withContiguousStorageIfAvailable({ dst.copyMemory(from: $0.baseAddress!, byteCount: count) }) == nil
+            {
+                var k = 0
+                for b in s.utf8 {
+                    dst.storeBytes(of: b, toByteOffset: k, as: UInt8.self)
+                    k += 1
+                }
+            }
+            fields[field].kind = Int32(RL_V_STRING.rawValue)
+            fields[field].s = UnsafePointer(buf + off)
+            fields[field].len = count
+            off += count
         }
         func putInt(_ field: Int, _ n: Int64) {
-            cvalues[field].kind = Int32(RL_V_INTEGER.rawValue)
-            cvalues[field].integer = n
+            fields[field].kind = Int32(RL_V_INTEGER.rawValue)
+            fields[field].integer = n
         }
         func putBool(_ field: Int, _ b: Bool) {
-            cvalues[field].kind = Int32(RL_V_BOOLEAN.rawValue)
-            cvalues[field].integer = b ? 1 : 0
+            fields[field].kind = Int32(RL_V_BOOLEAN.rawValue)
+            fields[field].integer = b ? 1 : 0
         }
         put(RL_F_ID, f.id)
         put(RL_F_TYPE, f.type)
@@ -429,8 +442,8 @@ public final class RuleEngine {
         if f.severity == f.severity.rounded() && abs(f.severity) < 1e15 {
             putInt(RL_F_SEVERITY, Int64(f.severity))
         } else {
-            cvalues[RL_F_SEVERITY].kind = Int32(RL_V_NUMBER.rawValue)
-            cvalues[RL_F_SEVERITY].number = f.severity
+            fields[RL_F_SEVERITY].kind = Int32(RL_V_NUMBER.rawValue)
+            fields[RL_F_SEVERITY].number = f.severity
         }
         put(RL_F_SEVERITY_LABEL, f.severityLabel.rawValue)
         put(RL_F_TITLE, f.title)
@@ -450,19 +463,9 @@ public final class RuleEngine {
         putBool(RL_F_SAMPLE, f.sample)
         put(RL_F_CONSOLE_URL, f.consoleURL)
         put(RL_F_RESOURCE, f.resourceSummary)
-
-        let engine = self.engine
-        return arena.withUnsafeBufferPointer { buf -> Int32 in
-            // rl_event_begin copies the bytes, so the pointers need to live only for this call.
-            let base = UnsafeRawPointer(buf.baseAddress ?? UnsafePointer(bitPattern: 1)!).assumingMemoryBound(to: CChar.self)
-            for (i, span) in spans.enumerated() where span.1 >= 0 {
-                cvalues[i].kind = Int32(RL_V_STRING.rawValue)
-                cvalues[i].s = base + span.0
-                cvalues[i].len = span.1
-            }
-            return context.mode.withCString { mode in
-                rl_event_begin(engine, cvalues, f.document.cDocument, f.detail.index, context.now, mode)
-            }
+        assert(off == total)
+        return context.mode.withCString { mode in
+            rl_event_start(engine, f.document.cDocument, f.detail.index, context.now, mode)
         }
     }
 

@@ -255,6 +255,35 @@ final class RuleEngineTests: XCTestCase {
         }
     }
 
+    /// Fields read once in an event are kept for the rest of it (f's cache); the next event starts empty, f stays
+    /// read-only after a read, and its cache cannot be reached.
+    func testFieldsReadInOneEventAreNotSeenByTheNext() throws {
+        let e = try engine([
+            ("rules/10.lua", ##"""
+            return { filter = function(f, ctx)
+              local a, b = f.type, f.artifact
+              assert(f.type == a and f.artifact == b, "a second read gives the same value")
+              assert(rawget(f, "type") == nil, "f itself stays empty")
+              assert(getmetatable(f) == "locked")
+              local ok = pcall(function() f.type = "x" end)
+              assert(not ok, "a field already read cannot be assigned")
+              return true
+            end }
+            """##),
+            ("rules/50.lua", ##"""
+            return { route = function(f, ctx)
+              return { channel = "#" .. f.account .. "-" .. tostring(f.artifact):lower() .. "-" .. f.severity_label:lower() .. "-" .. f.detail.type:sub(1, 4):lower() }
+            end }
+            """##),
+        ])
+        let first = e.evaluate(try makeFinding(makeEvent(type: "CryptoCurrency:EC2/BitcoinTool.B!DNS", severity: 8, account: "111122223333")), context: ctx)
+        XCTAssertEqual(first.errors, [])
+        XCTAssertEqual(first.deliveries.first?.channel, "#111122223333-dns-high-cryp")
+        let second = e.evaluate(try makeFinding(makeEvent(type: "Recon:EC2/PortProbeUnprotectedPort", severity: 2, account: "444455556666")), context: ctx)
+        XCTAssertEqual(second.errors, [])
+        XCTAssertEqual(second.deliveries.first?.channel, "#444455556666-nil-low-reco")
+    }
+
     func testLoadErrorsAreReportedLikeACompiler() throws {
         var errs = loadErrors([("rules/10.lua", "return {\n filter = function(f)\n  return f.x ==\n end\n}")])
         XCTAssertEqual(errs.count, 1)

@@ -107,6 +107,11 @@ const char *rl_error_message(const rl_engine *e);
  * ({now, mode}). The values are copied. Each rule file's main chunk runs anew the first time the event needs it. */
 int rl_event_begin(rl_engine *e, const rl_value *fields, const rj_doc *doc, uint32_t detail_node, double now,
                    const char *mode);
+/* The same in two steps, without the copy: rl_event_prepare ends any current event and returns a buffer of at
+ * least string_bytes bytes and (*fields) the engine's RL_FIELD_COUNT values, all nil; the caller writes the
+ * strings into the buffer and points the values at them, then calls rl_event_start. NULL: out of memory. */
+char *rl_event_prepare(rl_engine *e, size_t string_bytes, rl_value **fields);
+int rl_event_start(rl_engine *e, const rj_doc *doc, uint32_t detail_node, double now, const char *mode);
 /* Runs file's filter. On RL_OK, *keep is 0/1 and *reason (may be NULL) stays valid until rl_event_end. */
 int rl_call_filter(rl_engine *e, int file, int *keep, const char **reason, size_t *reason_len);
 /* Runs file's route and appends what it returns to the event's deliveries; *added = how many. */
