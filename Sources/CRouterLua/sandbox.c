@@ -307,10 +307,8 @@ static int locked_newindex(lua_State *L) {
     return luaL_error(L, "attempt to modify a read-only table");
 }
 
-static int globals_index(lua_State *L) {
-    /* upvalue 1: the allow-listed base table */
-    lua_pushvalue(L, 2);
-    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+/* __index of the allow-listed base table: only reached for names it does not have. */
+static int globals_missing(lua_State *L) {
     if (lua_type(L, 2) == LUA_TSTRING)
         return luaL_error(L, "undefined global '%s'", lua_tostring(L, 2));
     return luaL_error(L, "undefined global");
@@ -477,8 +475,7 @@ static int open_sandbox(lua_State *L) {
     lua_createtable(L, 0, 0);
     int globals = lua_gettop(L);
     lua_createtable(L, 0, 3);
-    lua_pushvalue(L, base);
-    lua_pushcclosure(L, globals_index, 1);
+    lua_pushvalue(L, base); /* a table, not a function: a global read is a plain lookup in the VM */
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, globals_newindex);
     lua_setfield(L, -2, "__newindex");
@@ -492,6 +489,13 @@ static int open_sandbox(lua_State *L) {
 
     lua_pushcfunction(L, msgh);
     e->ref_msgh = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    /* last, once base is complete: reading a name base does not have is an error (base itself is reachable only
+     * through the locked globals' metatable) */
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, globals_missing);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, base);
     return 0;
 }
 
