@@ -2,7 +2,8 @@
 # The speed figures in the README: a release build, then
 #  1. `router bench` with the shipped rules over the 130 corpus events repeated to 13,000 (or, without
 #     ../shared/corpus, over the project's own fixtures repeated to 13,000), and
-#  2. the wall time of `router test rules/ one-event.json` (hyperfine when installed, else 50 timed runs).
+#  2. the same work in Node.js (scripts/bench-node.js), when node is installed, to compare machines, and
+#  3. the wall time of `router test rules/ one-event.json` (hyperfine when installed, else 50 timed runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,12 @@ for _ in $(seq "$reps"); do cat "$work/once.jsonl"; done | awk "NR <= 13000" > "
 
 echo "== router bench rules (${#src[@]} distinct events repeated to 13,000)"
 "$bin" bench rules "$work/events.jsonl"
+
+if command -v node >/dev/null 2>&1; then
+  echo
+  echo "== for comparison: scripts/bench-node.js (the same work in Node.js) over the same events"
+  node scripts/bench-node.js "$work/events.jsonl"
+fi
 
 one=examples/high-crypto-mining-ec2.json
 echo
