@@ -77,7 +77,8 @@ struct rl_engine {
     /* persistent: the read-only proxies f and ctx (reused every event: nothing can be stored on them), the metatable
      * of f (its __index is switched to each event's field table), ctx's field table, the per-event slots */
     int ref_f, ref_ctx, ref_ctx_fields, ref_fields, ref_inst, ref_anchor; /* ref_fields: the event's f.detail */
-    /* file-level state of snapshotted files: snap = {T1, S1, T2, S2, ...} (a table and its load-time copy),
+    /* file-level state of snapshotted files: snap = {T1, S1, n1, T2, S2, n2, ...} (a table, its load-time copy and
+     * the copy's entry count),
      * cells = {fn1, n1, v1, ...} (an upvalue and its load-time value); restored before every event */
     int ref_snap, nsnap, ref_cells, ncells;
     int has_anchor;
@@ -375,16 +376,30 @@ static int sandbox_xpcall(lua_State *L) {
 static int slack_escape(lua_State *L) {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
+    size_t i = 0;
+    while (i < len && s[i] != '&' && s[i] != '<' && s[i] != '>') i++;
+    if (i == len) {
+        /* nothing to escape (the usual case): the argument itself, as a string */
+        if (lua_type(L, 1) != LUA_TSTRING) lua_pushlstring(L, s, len);
+        else lua_pushvalue(L, 1);
+        return 1;
+    }
     luaL_Buffer b;
     luaL_buffinit(L, &b);
-    for (size_t i = 0; i < len; i++) {
+    size_t run = 0; /* start of the bytes not yet copied */
+    for (; i < len; i++) {
+        const char *rep;
         switch (s[i]) {
-        case '&': luaL_addstring(&b, "&amp;"); break;
-        case '<': luaL_addstring(&b, "&lt;"); break;
-        case '>': luaL_addstring(&b, "&gt;"); break;
-        default: luaL_addchar(&b, s[i]);
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        default: continue;
         }
+        luaL_addlstring(&b, s + run, i - run);
+        luaL_addstring(&b, rep);
+        run = i + 1;
     }
+    luaL_addlstring(&b, s + run, len - run);
     luaL_pushresult(&b);
     return 1;
 }
@@ -1043,16 +1058,19 @@ static int snap_visit(snap_walk *w, int idx, int depth) {
     return 1;
 }
 
-/* Copies every entry of the table at src into the (empty) table at dst. */
-static void copy_entries(lua_State *L, int src, int dst) {
+/* Copies every entry of the table at src into the (empty) table at dst; returns how many. */
+static lua_Integer copy_entries(lua_State *L, int src, int dst) {
     src = lua_absindex(L, src);
     dst = lua_absindex(L, dst);
+    lua_Integer n = 0;
     lua_pushnil(L);
     while (lua_next(L, src)) {
         lua_pushvalue(L, -2);
         lua_insert(L, -2);
         lua_rawset(L, dst);
+        n++;
     }
+    return n;
 }
 
 /* Whether the file table at t can be reused with its state snapshotted; if so, records the snapshot. */
@@ -1093,10 +1111,12 @@ static int snapshot_file(rl_engine *e, int t) {
     for (int i = 1; i <= w.ntables; i++) {
         lua_rawgeti(L, w.tables, i);
         lua_newtable(L);
-        copy_entries(L, -2, -1);
+        lua_Integer n = copy_entries(L, -2, -1);
+        lua_pushinteger(L, n);
+        lua_rawseti(L, snap, e->nsnap + 3);
         lua_rawseti(L, snap, e->nsnap + 2);
         lua_rawseti(L, snap, e->nsnap + 1);
-        e->nsnap += 2;
+        e->nsnap += 3;
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_cells);
     int cells = lua_gettop(L);
@@ -1117,11 +1137,15 @@ static int snapshot_file(rl_engine *e, int t) {
 }
 
 /* Whether the table at t holds exactly the entries of the table at s. */
-static int same_entries(lua_State *L, int t, int s) {
+/* Whether table t holds exactly the n entries of its snapshot s: one traversal of t, a lookup in s per entry. */
+static int same_entries(lua_State *L, int t, int s, lua_Integer n) {
     lua_Integer count = 0;
     lua_pushnil(L);
     while (lua_next(L, t)) {
-        count++;
+        if (++count > n) {
+            lua_pop(L, 2);
+            return 0;
+        }
         lua_pushvalue(L, -2);
         lua_rawget(L, s);
         int same = lua_rawequal(L, -1, -2);
@@ -1131,15 +1155,7 @@ static int same_entries(lua_State *L, int t, int s) {
             return 0;
         }
     }
-    lua_pushnil(L);
-    while (lua_next(L, s)) {
-        lua_pop(L, 1);
-        if (--count < 0) {
-            lua_pop(L, 1);
-            return 0;
-        }
-    }
-    return count == 0;
+    return count == n;
 }
 
 /* Puts every snapshotted table and upvalue back as it was at load (only what an event changed is written). */
@@ -1149,11 +1165,14 @@ static void restore_snapshots(rl_engine *e) {
     int base = lua_gettop(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_snap);
     int snap = lua_gettop(L);
-    for (int i = 1; i <= e->nsnap; i += 2) {
+    for (int i = 1; i + 2 <= e->nsnap; i += 3) {
+        lua_rawgeti(L, snap, i + 2);
+        lua_Integer n = lua_tointeger(L, -1);
+        lua_pop(L, 1);
         lua_rawgeti(L, snap, i);
         lua_rawgeti(L, snap, i + 1);
         int t = lua_gettop(L) - 1, s = t + 1;
-        if (!same_entries(L, t, s)) {
+        if (!same_entries(L, t, s, n)) {
             /* clear (assigning nil to existing fields during a traversal is allowed), then copy back */
             lua_pushnil(L);
             while (lua_next(L, t)) {

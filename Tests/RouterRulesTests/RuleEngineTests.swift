@@ -384,6 +384,21 @@ final class RuleEngineTests: XCTestCase {
         }
     }
 
+    func testAKeyOnlyRemovedFromFileStateIsPutBack() throws {
+        let e = try engine([("rules/50.lua", ##"""
+            local t = { a = "x", b = "y" }
+            return { route = function(f)
+              local seen = tostring(t.a) .. tostring(t.b)
+              if f.severity > 5 then t.a = nil else t.b = nil end
+              return { channel = "#" .. seen }
+            end }
+            """##)])
+        for severity in [8.0, 2, 8, 2] {
+            let r = e.evaluate(try makeFinding(makeEvent(severity: severity)), context: ctx)
+            XCTAssertEqual(r.deliveries.map(\.channel), ["#xy"], "severity \(severity)")
+        }
+    }
+
     func testLargeFileLevelTablesAreRebuiltPerEventInstead() throws {
         // More entries than the router snapshots: the file runs anew for every finding (the old way), still isolated.
         let source = ##"""
