@@ -65,7 +65,7 @@ public enum Bench {
             var evaluations: [Evaluation] = []
             evaluations.reserveCapacity(items.count)
             for item in items {
-                if let f = item.finding {
+                if case .success(let f) = item.result {
                     evaluations.append(engine.evaluate(f, context: context))
                 }
             }
@@ -83,7 +83,7 @@ public enum Bench {
             rulesNs.append(t2 - t1)
             serialiseNs.append(t3 - t2)
             totalNs.append(t3 - t0)
-            for item in items where item.finding == nil { inputErrors += 1 }
+            for item in items { if case .failure = item.result { inputErrors += 1 } }
             findings += evaluations.count
             for e in evaluations {
                 deliveries += e.deliveries.count

@@ -230,7 +230,10 @@ public final class RuleEngine {
 
         // Routes, in file order, until one returns deliveries none of which says `continue = true`.
         var routeError: RuleError? = nil
-        var chosen: [(index: Int32, delivery: RoutedDelivery)] = []
+        // Chosen deliveries go straight into the result and are rendered there (no copies); `chosenIndex` keeps each
+        // one's index in the engine.
+        var chosenIndex: [Int32] = []
+        let firstChosen = result.deliveries.count
         for i in routeFiles {
             let file = files[i]
             var added: Int32 = 0
@@ -250,7 +253,8 @@ public final class RuleEngine {
             for k in (total - added)..<total {
                 switch readDelivery(k, file: i) {
                 case .success(let d):
-                    chosen.append((k, d))
+                    chosenIndex.append(k)
+                    result.deliveries.append(d)
                     if d.continueRouting { continues = true }
                 case .failure(let error):
                     routeError = error
@@ -266,24 +270,26 @@ public final class RuleEngine {
         }
 
         // Render what was chosen.
-        for (index, var delivery) in chosen {
-            switch delivery.format {
+        for (n, index) in chosenIndex.enumerated() {
+            let j = firstChosen + n
+            let format = result.deliveries[j].format
+            switch format {
             case "detailed":
-                delivery.message = SlackRenderer.detailed(finding, mentions: delivery.mentions)
+                result.deliveries[j].message = SlackRenderer.detailed(finding, mentions: result.deliveries[j].mentions)
             case "compact":
-                delivery.message = SlackRenderer.compact(finding, mentions: delivery.mentions)
+                result.deliveries[j].message = SlackRenderer.compact(finding, mentions: result.deliveries[j].mentions)
             default:
-                switch renderCustom(finding, format: delivery.format, delivery: index, mentions: delivery.mentions) {
+                switch renderCustom(finding, format: format, delivery: index, mentions: result.deliveries[j].mentions) {
                 case .success(let message):
-                    delivery.message = message
+                    result.deliveries[j].message = message
                 case .failure(let error):
                     result.errors.append(error)
-                    delivery.message = SlackRenderer.detailed(
-                        finding, mentions: delivery.mentions, note: "Rule error (shown in the detailed format): " + Self.locatedMessage(error))
-                    delivery.fallback = true
+                    result.deliveries[j].message = SlackRenderer.detailed(
+                        finding, mentions: result.deliveries[j].mentions,
+                        note: "Rule error (shown in the detailed format): " + Self.locatedMessage(error))
+                    result.deliveries[j].fallback = true
                 }
             }
-            result.deliveries.append(delivery)
         }
         if let routeError {
             result.errors.append(routeError)
