@@ -11,59 +11,76 @@ public enum Mention: Equatable, Hashable, Sendable, CustomStringConvertible {
     /// a user-group ID `S...` (IDs: the prefix letter then 2 or more of `A-Z0-9`); or the literal Slack forms
     /// `<!here>`, `<!channel>`, `<!everyone>`, `<@U...>`, `<@W...>`, `<!subteam^S...>` (without `|label`).
     public init(parsing raw: String) throws(MentionError) {
-        var s = Substring(raw)
-        var literal = false
-        if s.hasPrefix("<") {
-            guard s.hasSuffix(">"), s.count >= 3 else { throw MentionError(value: raw) }
-            s = s.dropFirst().dropLast()
-            literal = true
+        // Byte-wise (every accepted form is ASCII): rules return mentions for many findings.
+        let parsed =
+            raw.utf8.withContiguousStorageIfAvailable { Self.parse($0) }
+            ?? Array(raw.utf8).withUnsafeBufferPointer { Self.parse($0) }
+        guard let parsed else { throw MentionError(value: raw) }
+        self = parsed
+    }
+
+    private static func parse(_ b: UnsafeBufferPointer<UInt8>) -> Mention? {
+        var lo = 0
+        var hi = b.count
+        func rest(is literal: StaticString) -> Bool {
+            let n = literal.utf8CodeUnitCount
+            guard hi - lo == n else { return false }
+            let l = literal.utf8Start
+            for i in 0..<n where b[lo + i] != l[i] { return false }
+            return true
         }
-        if literal {
-            if s.hasPrefix("!subteam^") {
-                let id = s.dropFirst("!subteam^".count)
-                guard Self.isID(id, prefixes: "S") else { throw MentionError(value: raw) }
-                self = .group(String(id))
-                return
-            }
-            if s.hasPrefix("!") {
-                switch s.dropFirst() {
-                case "here": self = .here
-                case "channel": self = .channel
-                case "everyone": self = .everyone
-                default: throw MentionError(value: raw)
-                }
-                return
-            }
-            if s.hasPrefix("@") {
-                let id = s.dropFirst()
-                guard Self.isID(id, prefixes: "UW") else { throw MentionError(value: raw) }
-                self = .user(String(id))
-                return
-            }
-            throw MentionError(value: raw)
+        func restStarts(with literal: StaticString) -> Bool {
+            let n = literal.utf8CodeUnitCount
+            guard hi - lo >= n else { return false }
+            let l = literal.utf8Start
+            for i in 0..<n where b[lo + i] != l[i] { return false }
+            return true
         }
-        let at = s.hasPrefix("@")
-        let body = at ? s.dropFirst() : s
-        switch body {
-        case "here": self = .here
-        case "channel": self = .channel
-        case "everyone": self = .everyone
-        default:
-            if Self.isID(body, prefixes: "UW") {
-                self = .user(String(body))
-            } else if !at && Self.isID(body, prefixes: "S") {
-                self = .group(String(body))
-            } else {
-                throw MentionError(value: raw)
-            }
+        func keyword() -> Mention? {
+            if rest(is: "here") { return .here }
+            if rest(is: "channel") { return .channel }
+            if rest(is: "everyone") { return .everyone }
+            return nil
         }
+        func id(_ prefixes: StaticString) -> String? {
+            let body = UnsafeBufferPointer(rebasing: b[lo..<hi])
+            return Self.isID(body, prefixes: prefixes) ? String(decoding: body, as: UTF8.self) : nil
+        }
+        if hi > 0 && b[0] == UInt8(ascii: "<") {
+            guard hi >= 3, b[hi - 1] == UInt8(ascii: ">") else { return nil }
+            lo = 1
+            hi -= 1
+            if restStarts(with: "!subteam^") {
+                lo += 9
+                return id("S").map { .group($0) }
+            }
+            if b[lo] == UInt8(ascii: "!") {
+                lo += 1
+                return keyword()
+            }
+            if b[lo] == UInt8(ascii: "@") {
+                lo += 1
+                return id("UW").map { .user($0) }
+            }
+            return nil
+        }
+        let at = hi > 0 && b[0] == UInt8(ascii: "@")
+        if at { lo = 1 }
+        if let k = keyword() { return k }
+        if let u = id("UW") { return .user(u) }
+        if !at, let g = id("S") { return .group(g) }
+        return nil
     }
 
     /// `^[prefix][A-Z0-9]{2,}$`
-    static func isID(_ s: Substring, prefixes: String) -> Bool {
-        let u = s.utf8
-        guard u.count >= 3, let first = u.first, prefixes.utf8.contains(first) else { return false }
-        return u.dropFirst().allSatisfy { (0x41...0x5A).contains($0) || (0x30...0x39).contains($0) }
+    static func isID(_ u: UnsafeBufferPointer<UInt8>, prefixes: StaticString) -> Bool {
+        guard u.count >= 3 else { return false }
+        let p = prefixes.utf8Start
+        var known = false
+        for i in 0..<prefixes.utf8CodeUnitCount where p[i] == u[0] { known = true }
+        guard known else { return false }
+        for c in u.dropFirst() where !((0x41...0x5A).contains(c) || (0x30...0x39).contains(c)) { return false }
+        return true
     }
 
     /// The Slack syntax that renders and notifies: `<!here>`, `<!channel>`, `<!everyone>`, `<@U..>`, `<!subteam^S..>`.

@@ -24,6 +24,7 @@ final class MentionTests: XCTestCase {
             "<!here|here>", "<!subteam^SAZ94GDB8|oncall>", "<@U012AB3CD|alice>", "<!subteam^U012>", "<@S012>",
             "U1", "u012ab3cd", "U012ab3cd", "U012-AB", "X012AB3CD", "@SAZ94GDB8", "<#C012AB3CD>", "C012AB3CD",
             "<!channel>x", "<!date^1392734382^{date_short}|x>", "oncall", "@alice", "U012AB3CD\n", "<@U012AB3CD> ",
+            "here\u{301}", "<!here\u{301}>", "<!here>\u{301}", "U012\u{301}AB", "\u{FF35}012AB3CD", "<@\u{FF35}012>",
         ]
         for input in cases {
             XCTAssertThrowsError(try Mention(parsing: input), "accepted \(input.debugDescription)")
