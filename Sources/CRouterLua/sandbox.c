@@ -9,6 +9,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -91,6 +92,9 @@ struct rl_engine {
     /* f's values already read in this event are kept in a plain table (f's __index), so a second read of a field is
      * an ordinary table lookup in the VM; bit i of fcache_set: field i (RL_FIELD_COUNT: detail) is in it */
     int ref_fcache, ref_fkeys;
+    /* fields some rule file names (found in the sources at load): the first read of f in an event puts all of these
+     * that are numbers, booleans or short strings into the cache at once (one C call instead of one per field) */
+    uint32_t fields_named;
     /* ctx as last set */
     int ctx_set;
     lua_Integer ctx_now;
@@ -580,9 +584,10 @@ static void push_view(lua_State *L, int idx) {
     lua_setmetatable(L, -2);
 }
 
-/* The finding view f is one persistent, empty, locked proxy. Its fields are produced on demand from the current
- * event's values (copied into the engine by rl_event_begin), so an event pays only for the fields its rules read;
- * `detail` is converted from the JSON tape on first use and cached for the event. */
+/* The finding view f is one persistent, empty, locked proxy whose __index is a per-event cache table. The cache is
+ * filled from the current event's values (written into the engine before rl_event_start) on the first read: the
+ * scalar and short-string fields the rule sources name all at once, anything else (long strings, fields read by a
+ * computed name) one by one; `detail` is converted from the JSON tape on first use. */
 /* strlen of each field name (checked against field_names when an engine is created) */
 static const unsigned char field_len[RL_FIELD_COUNT] = {2, 4, 7, 13, 6, 8, 8, 14, 5, 11, 7, 13, 6, 9, 13, 11, 5, 10, 9, 10, 10, 8, 6, 11, 8};
 
@@ -612,9 +617,30 @@ static void push_detail(lua_State *L, rl_engine *e) {
 
 /* __index of f's per-event cache table (upvalue 1: field name -> index + 1, "detail" -> RL_FIELD_COUNT + 1):
  * pushes the field's value and keeps it in the cache (argument 1) for the rest of the event. */
+#define RL_FCACHE_BULK ((uint32_t)1 << 31) /* fcache_set: the bulk fill was done for this event */
+#define RL_SHORT_STRING 40                  /* Lua's LUAI_MAXSHORTLEN: longer strings are copied, not interned */
+
 static int f_fill(lua_State *L) {
     rl_engine *e = engine_of(L);
     if (lua_type(L, 2) != LUA_TSTRING) return luaL_error(L, "f has no field of type %s", luaL_typename(L, 2));
+    if (!(e->fcache_set & RL_FCACHE_BULK)) {
+        e->fcache_set |= RL_FCACHE_BULK;
+        lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_fkeys);
+        int keys = lua_gettop(L);
+        for (int i = 0; i < RL_FIELD_COUNT; i++) {
+            const rl_value *v = &e->fval[i];
+            if (!(e->fields_named & ((uint32_t)1 << i)) || v->kind == RL_V_NIL) continue;
+            if (v->kind == RL_V_STRING && v->len > RL_SHORT_STRING) continue;
+            lua_rawgeti(L, keys, i + 1);
+            push_value(L, v);
+            lua_rawset(L, 1);
+            e->fcache_set |= (uint32_t)1 << i;
+        }
+        lua_settop(L, keys - 1);
+        lua_pushvalue(L, 2);
+        if (lua_rawget(L, 1) != LUA_TNIL) return 1;
+        lua_pop(L, 1);
+    }
     lua_pushvalue(L, 2);
     int i = lua_rawget(L, lua_upvalueindex(1)) == LUA_TNUMBER ? (int)lua_tointeger(L, -1) - 1 : -1;
     lua_pop(L, 1);
@@ -1222,6 +1248,27 @@ typedef struct load_args {
     int status;
 } load_args;
 
+/* The view's fields whose names appear as whole words in a rule file's source (comments included: a guess that
+ * only decides what is read ahead, never what a rule sees). */
+static uint32_t named_fields(const char *src, size_t len) {
+    uint32_t mask = 0;
+    for (int i = 0; i < RL_FIELD_COUNT; i++) {
+        size_t n = strlen(field_names[i]);
+        for (const char *p = src, *end = src + len; p + n <= end; p++) {
+            p = memchr(p, field_names[i][0], (size_t)(end - p));
+            if (!p || p + n > end) break;
+            if (memcmp(p, field_names[i], n) != 0) continue;
+            int before = p > src && (isalnum((unsigned char)p[-1]) || p[-1] == '_');
+            int after = p + n < end && (isalnum((unsigned char)p[n]) || p[n] == '_');
+            if (!before && !after) {
+                mask |= (uint32_t)1 << i;
+                break;
+            }
+        }
+    }
+    return mask;
+}
+
 static int p_load(lua_State *L) {
     load_args *a = (load_args *)lua_touserdata(L, 1);
     rl_engine *e = engine_of(L);
@@ -1232,6 +1279,7 @@ static int p_load(lua_State *L) {
         a->status = RL_ERR_RESULT;
         return 0;
     }
+    e->fields_named |= named_fields(a->source, a->len);
     e->cap_armed = 1;
     int rc = luaL_loadbufferx(L, a->source, a->len, a->chunkname, "t");
     e->cap_armed = 0;

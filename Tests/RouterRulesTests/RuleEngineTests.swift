@@ -265,6 +265,8 @@ final class RuleEngineTests: XCTestCase {
               assert(f.type == a and f.artifact == b, "a second read gives the same value")
               assert(rawget(f, "type") == nil, "f itself stays empty")
               assert(getmetatable(f) == "locked")
+              -- fields read by a computed name (not named in any source: read one by one) and after the bulk read
+              assert(f["cou" .. "nt"] == 3 and f["des" .. "cription"] == "desc" and f["par" .. "tition"] == "aws")
               local ok = pcall(function() f.type = "x" end)
               assert(not ok, "a field already read cannot be assigned")
               return true

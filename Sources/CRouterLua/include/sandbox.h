@@ -7,8 +7,10 @@
  * never raise. Swift drives an event with rl_event_begin -> rl_call_filter/rl_call_route/rl_call_format ->
  * rl_event_end and reads results through plain C structs.
  *
- * Isolation: library tables, the string metatable and the globals table are locked; every rule file's main chunk
- * runs anew for each event, so upvalues and returned tables never carry state from one event to the next.
+ * Isolation: library tables, the string metatable and the globals table are locked; a rule file whose functions
+ * can keep state (upvalues, tables they reach) has that state put back from a load-time snapshot before every
+ * event, or, when there is too much of it, its main chunk runs anew for each event; either way nothing carries
+ * from one event to the next. f's values are cached per event and the cache is emptied when the event ends.
  * Limits: an instruction budget (sticky count hook, so a pcall-wrapped loop cannot swallow it), a wall-clock
  * deadline checked from the same hook, a heap cap enforced by the allocator while rule code runs, and a step
  * budget for Lua patterns (pattern_guard.c).
