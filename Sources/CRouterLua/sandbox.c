@@ -82,7 +82,6 @@ struct rl_engine {
      * the copy's entry count),
      * cells = {fn1, n1, v1, ...} (an upvalue and its load-time value); restored before every event */
     int ref_snap, nsnap, ref_cells, ncells;
-    int has_anchor;
     unsigned char inst_ready[RL_MAX_FILES]; /* file instantiated for the current event */
     int err_in_load;                        /* the last error came from running a file's main chunk */
     rl_value fval[RL_FIELD_COUNT];          /* the current finding's fields; strings point into fbuf */
@@ -761,7 +760,7 @@ static int p_open(lua_State *L) {
     e->ref_cells = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushboolean(L, 0);
     e->ref_fields = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_pushboolean(L, 0);
+    lua_createtable(L, 8, 0); /* the event's anchored values, 1..anchor_len; emptied when the event ends */
     e->ref_anchor = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
 }
@@ -1393,8 +1392,6 @@ static int p_begin(lua_State *L) {
         snprintf(e->ctx_mode, sizeof e->ctx_mode, "%s", mode);
     }
 
-    e->has_anchor = 0;
-
     /* what the previous event changed in reused files' state is put back */
     restore_snapshots(e);
 
@@ -1441,10 +1438,15 @@ static void release_event(rl_engine *e) {
         lua_rawseti(L, LUA_REGISTRYINDEX, e->ref_fields);
         e->has_detail = 0;
     }
-    if (e->has_anchor) {
-        lua_pushboolean(L, 0);
-        lua_rawseti(L, LUA_REGISTRYINDEX, e->ref_anchor);
-        e->has_anchor = 0;
+    if (e->anchor_len > 0) {
+        /* assigning nil to present array slots never allocates */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_anchor);
+        for (int i = 1; i <= e->anchor_len; i++) {
+            lua_pushnil(L);
+            lua_rawseti(L, -2, i);
+        }
+        lua_pop(L, 1);
+        e->anchor_len = 0;
     }
     e->ndeliveries = 0;
     e->nmentions = 0;
@@ -1543,12 +1545,6 @@ static int push_member(rl_engine *e, int file, const char *key) {
 static void anchor(rl_engine *e, int idx) {
     lua_State *L = e->L;
     idx = lua_absindex(L, idx);
-    if (!e->has_anchor) {
-        lua_createtable(L, 8, 0);
-        lua_rawseti(L, LUA_REGISTRYINDEX, e->ref_anchor);
-        e->has_anchor = 1;
-        e->anchor_len = 0;
-    }
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_anchor);
     lua_pushvalue(L, idx);
     lua_rawseti(L, -2, ++e->anchor_len);
@@ -1637,9 +1633,9 @@ static int add_mention(rl_engine *e, lua_State *L, int idx) {
 static int read_delivery(rl_engine *e, int idx, int file, int line, int position) {
     lua_State *L = e->L;
     idx = lua_absindex(L, idx);
-    char where[48];
-    if (position > 0) snprintf(where, sizeof where, "delivery #%d", position);
-    else snprintf(where, sizeof where, "delivery");
+    /* "delivery" or "delivery #n", written only for an error message */
+    char where[48] = "delivery";
+#define RL_WHERE() (position > 0 ? (snprintf(where, sizeof where, "delivery #%d", position), where) : where)
     if (lua_type(L, idx) != LUA_TTABLE) {
         set_error(e, RL_ERR_RESULT, file, line, "route returned an array whose element %d is %s, not a delivery table",
                   position, luaL_typename(L, idx));
@@ -1658,7 +1654,7 @@ static int read_delivery(rl_engine *e, int idx, int file, int line, int position
     while (lua_next(L, idx)) {
         if (lua_type(L, -2) != LUA_TSTRING) {
             set_error(e, RL_ERR_RESULT, file, line,
-                      "%s has a %s key; allowed keys: channel, mention, format, to, continue, on_update", where,
+                      "%s has a %s key; allowed keys: channel, mention, format, to, continue, on_update", RL_WHERE(),
                       luaL_typename(L, -2));
             lua_pop(L, 2);
             e->nmentions = first_mention;
@@ -1705,13 +1701,13 @@ static int read_delivery(rl_engine *e, int idx, int file, int line, int position
             }
         } else {
             set_error(e, RL_ERR_RESULT, file, line,
-                      "%s has unknown key '%s'; allowed keys: channel, mention, format, to, continue, on_update", where, k);
+                      "%s has unknown key '%s'; allowed keys: channel, mention, format, to, continue, on_update", RL_WHERE(), k);
             lua_pop(L, 2);
             e->nmentions = first_mention;
             return RL_ERR_RESULT;
         }
         if (want) {
-            set_error(e, RL_ERR_RESULT, file, line, "%s: '%s' must be %s, not %s", where, k, want,
+            set_error(e, RL_ERR_RESULT, file, line, "%s: '%s' must be %s, not %s", RL_WHERE(), k, want,
                       luaL_typename(L, -1));
             lua_pop(L, 2);
             e->nmentions = first_mention;
@@ -1720,7 +1716,7 @@ static int read_delivery(rl_engine *e, int idx, int file, int line, int position
         lua_pop(L, 1);
     }
     if (!d.channel && !d.to) {
-        set_error(e, RL_ERR_RESULT, file, line, "%s needs a 'channel' (or a 'to' destination)", where);
+        set_error(e, RL_ERR_RESULT, file, line, "%s needs a 'channel' (or a 'to' destination)", RL_WHERE());
         e->nmentions = first_mention;
         return RL_ERR_RESULT;
     }
@@ -1728,6 +1724,7 @@ static int read_delivery(rl_engine *e, int idx, int file, int line, int position
     e->mention_start[e->ndeliveries] = first_mention;
     e->deliveries[e->ndeliveries++] = d;
     return RL_OK;
+#undef RL_WHERE
 }
 
 static int p_route(lua_State *L) {
