@@ -46,6 +46,17 @@ public struct SlackMessage: Equatable, Sendable {
         self.rendered = rendered
     }
 
+    /// A text-only message, pre-rendered: `{"text":"..."}`.
+    init(renderedText text: String) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count + 12)
+        bytes.append(contentsOf: #"{"text":"#.utf8)
+        JSONString.write(text, into: &bytes)
+        let textEnd = bytes.count
+        bytes.append(UInt8(ascii: "}"))
+        self.init(rendered: Rendered(bytes: bytes, textEnd: textEnd, hasBlocks: false, hasAttachments: false))
+    }
+
     /// Notification and fallback text (mrkdwn). Always set: Slack uses it for notifications, and shows it when there
     /// are no top-level blocks.
     public var text: String {

@@ -553,7 +553,8 @@ public enum SlackRenderer {
         }
         var m = SlackMessage(text: finalText, blocks: blocks, attachments: attachments)
         SlackLimits.enforce(&m)
-        return m
+        // Text only (a format that returns a string): pre-rendered, so delivery serializes it with a copy.
+        return m.isTextOnly ? SlackMessage(renderedText: m.text) : m
     }
 
     /// Prefixes the first mrkdwn section's text with the mentions; inserts a section with just the mentions (after a
