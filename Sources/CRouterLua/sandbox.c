@@ -1184,8 +1184,10 @@ static int same_entries(lua_State *L, int t, int s, lua_Integer n) {
 }
 
 /* Puts every snapshotted table and upvalue back as it was at load (only what an event changed is written). */
-static void restore_snapshots(rl_engine *e) {
-    if (e->nsnap == 0 && e->ncells == 0) return;
+/* With check_only, only tells whether anything differs (1) or not (0), without changing anything and without
+ * allocating (so it may run outside a protected call); otherwise puts back what differs (may allocate). */
+static int restore_snapshots(rl_engine *e, int check_only) {
+    if (e->nsnap == 0 && e->ncells == 0) return 0;
     lua_State *L = e->L;
     int base = lua_gettop(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_snap);
@@ -1198,6 +1200,10 @@ static void restore_snapshots(rl_engine *e) {
         lua_rawgeti(L, snap, i + 1);
         int t = lua_gettop(L) - 1, s = t + 1;
         if (!same_entries(L, t, s, n)) {
+            if (check_only) {
+                lua_settop(L, base);
+                return 1;
+            }
             /* clear (assigning nil to existing fields during a traversal is allowed), then copy back */
             lua_pushnil(L);
             while (lua_next(L, t)) {
@@ -1219,11 +1225,19 @@ static void restore_snapshots(rl_engine *e) {
         lua_pop(L, 1);
         lua_getupvalue(L, -1, n);
         lua_rawgeti(L, cells, i + 2);
-        if (!lua_rawequal(L, -1, -2)) lua_setupvalue(L, -3, n);
-        else lua_pop(L, 1);
+        if (!lua_rawequal(L, -1, -2)) {
+            if (check_only) {
+                lua_settop(L, base);
+                return 1;
+            }
+            lua_setupvalue(L, -3, n);
+        } else {
+            lua_pop(L, 1);
+        }
         lua_pop(L, 2);
     }
     lua_settop(L, base);
+    return 0;
 }
 
 /* Runs host code `fn(args)` in protected mode. Rule code inside it runs in its own nested protected call, so an
@@ -1369,15 +1383,20 @@ static void push_value(lua_State *L, const rl_value *v) {
     }
 }
 
+/* Whether ctx must be rewritten for this event. Whole Unix seconds: os.date and friends take integers. */
+static int ctx_changed(rl_engine *e, double now, const char *mode) {
+    if (!mode) mode = "live";
+    return !e->ctx_set || (lua_Integer)floor(now) != e->ctx_now || strncmp(mode, e->ctx_mode, sizeof e->ctx_mode) != 0;
+}
+
 static int p_begin(lua_State *L) {
     begin_args *a = (begin_args *)lua_touserdata(L, 1);
     rl_engine *e = engine_of(L);
 
     /* ctx (rewritten only when it changes: rule code cannot modify it) */
-    /* whole Unix seconds: os.date and friends take integers */
     lua_Integer now = (lua_Integer)floor(a->now);
     const char *mode = a->mode ? a->mode : "live";
-    if (!e->ctx_set || now != e->ctx_now || strncmp(mode, e->ctx_mode, sizeof e->ctx_mode) != 0) {
+    if (ctx_changed(e, a->now, a->mode)) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_ctx_fields);
         lua_pushliteral(L, "now");
         lua_pushinteger(L, now);
@@ -1393,10 +1412,7 @@ static int p_begin(lua_State *L) {
     }
 
     /* what the previous event changed in reused files' state is put back */
-    restore_snapshots(e);
-
-    /* rule files are instantiated anew, on first use, for this event (ensure_instance) */
-    for (int i = 0; i < e->nfiles; i++) e->inst_ready[i] = (unsigned char)e->files[i].stateless;
+    restore_snapshots(e, 0);
     a->status = RL_OK;
     return 0;
 }
@@ -1483,6 +1499,10 @@ int rl_event_start(rl_engine *e, const rj_doc *doc, uint32_t detail_node, double
     e->ndeliveries = 0;
     e->nmentions = 0;
     reset_limits(e);
+    /* rule files are instantiated anew, on first use, for this event (ensure_instance) */
+    for (int i = 0; i < e->nfiles; i++) e->inst_ready[i] = (unsigned char)e->files[i].stateless;
+    /* the usual case, nothing to write (the check allocates nothing): no protected call */
+    if (!ctx_changed(e, now, mode) && !restore_snapshots(e, 1)) return RL_OK;
     begin_args a = {e->fval, now, mode, RL_OK};
     if (run_protected(e, p_begin, &a, -1, "while preparing the event") != RL_OK) return RL_ERR_MEMORY;
     return a.status;
