@@ -34,6 +34,7 @@ typedef struct rl_file {
     int filter_line, route_line;
     int stateless;            /* its functions can keep nothing between events: the load-time instance is reused */
     int snapshotted;          /* reused, its file-level state restored from a snapshot before every event */
+    int ref_filter, ref_route; /* its functions, when they can never change (else LUA_NOREF: looked up per call) */
 } rl_file;
 
 typedef struct rl_format {
@@ -1099,7 +1100,7 @@ static lua_Integer copy_entries(lua_State *L, int src, int dst) {
 }
 
 /* Whether the file table at t can be reused with its state snapshotted; if so, records the snapshot. */
-static int snapshot_file(rl_engine *e, int t) {
+static int snapshot_file(rl_engine *e, int t, int *table_reachable) {
     lua_State *L = e->L;
     t = lua_absindex(L, t);
     int base = lua_gettop(L);
@@ -1157,11 +1158,12 @@ static int snapshot_file(rl_engine *e, int t) {
         lua_rawseti(L, cells, e->ncells + 2);
         e->ncells += 3;
     }
+    lua_pushvalue(L, t);
+    *table_reachable = lua_rawget(L, w.visited) != LUA_TNIL;
     lua_settop(L, base);
     return 1;
 }
 
-/* Whether the table at t holds exactly the entries of the table at s. */
 /* Whether table t holds exactly the n entries of its snapshot s: one traversal of t, a lookup in s per entry. */
 static int same_entries(lua_State *L, int t, int s, lua_Integer n) {
     lua_Integer count = 0;
@@ -1345,12 +1347,22 @@ static int p_load(lua_State *L) {
         return 0;
     }
     rf->stateless = is_stateless(e, lua_gettop(L));
-    if (!rf->stateless && snapshot_file(e, lua_gettop(L))) rf->stateless = rf->snapshotted = 1;
+    int table_reachable = 0;
+    if (!rf->stateless && snapshot_file(e, lua_gettop(L), &table_reachable)) rf->stateless = rf->snapshotted = 1;
+    rf->ref_filter = rf->ref_route = LUA_NOREF;
     if (rf->stateless) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_inst);
         lua_pushvalue(L, -2);
         lua_rawseti(L, -2, file + 1);
         lua_pop(L, 1);
+        /* no rule code can reach the file's table (nothing keeps it but the engine): its functions never change,
+         * so they are kept where a call finds them with one lookup */
+        if (!table_reachable) {
+            if (lua_getfield(L, -1, "filter") == LUA_TFUNCTION) rf->ref_filter = luaL_ref(L, LUA_REGISTRYINDEX);
+            else lua_pop(L, 1);
+            if (lua_getfield(L, -1, "route") == LUA_TFUNCTION) rf->ref_route = luaL_ref(L, LUA_REGISTRYINDEX);
+            else lua_pop(L, 1);
+        }
     }
     a->status = st;
     return 0;
@@ -1534,6 +1546,13 @@ static int push_member(rl_engine *e, int file, const char *key);
 /* Instantiates `file` for the event if needed and pushes its `key` function followed by f and ctx.
  * Returns RL_OK, or an error status with nothing pushed. */
 static int push_rule_call(rl_engine *e, int file, const char *key) {
+    int ref = key[0] == 'f' && key[1] == 'i' ? e->files[file].ref_filter : key[0] == 'r' ? e->files[file].ref_route : LUA_NOREF;
+    if (ref != LUA_NOREF && e->inst_ready[file]) {
+        lua_rawgeti(e->L, LUA_REGISTRYINDEX, ref);
+        lua_rawgeti(e->L, LUA_REGISTRYINDEX, e->ref_f);
+        lua_rawgeti(e->L, LUA_REGISTRYINDEX, e->ref_ctx);
+        return RL_OK;
+    }
     int st = ensure_instance(e, file);
     if (st != RL_OK) return st;
     if (push_member(e, file, key) != LUA_TFUNCTION) {

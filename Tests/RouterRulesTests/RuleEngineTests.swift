@@ -401,6 +401,24 @@ final class RuleEngineTests: XCTestCase {
         }
     }
 
+    /// A file whose table its own functions can reach (the module pattern) may replace its functions during an
+    /// event: the replacement is what runs for the rest of that event, and the next event has the original back.
+    func testAFileReplacingItsOwnRouteDuringAnEventIsHonouredThenPutBack() throws {
+        let e = try engine([("rules/50.lua", ##"""
+            local M = {}
+            function M.filter(f)
+              if f.severity > 5 then M.route = function() return { channel = "#replaced" } end end
+              return true
+            end
+            function M.route(f) return { channel = "#original" } end
+            return M
+            """##)])
+        for (severity, channel) in [(8.0, "#replaced"), (2, "#original"), (8, "#replaced"), (2, "#original")] {
+            let r = e.evaluate(try makeFinding(makeEvent(severity: severity)), context: ctx)
+            XCTAssertEqual(r.deliveries.map(\.channel), [channel], "severity \(severity)")
+        }
+    }
+
     func testLargeFileLevelTablesAreRebuiltPerEventInstead() throws {
         // More entries than the router snapshots: the file runs anew for every finding (the old way), still isolated.
         let source = ##"""
