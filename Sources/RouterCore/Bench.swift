@@ -72,10 +72,10 @@ public enum Bench {
                 }
             }
             let t2 = nanos()
-            for e in evaluations {
-                for d in e.deliveries {
+            for e in evaluations.indices {
+                for d in evaluations[e].deliveries.indices {
                     buffer.removeAll(keepingCapacity: true)
-                    d.message.write(channel: d.channel, into: &buffer)
+                    evaluations[e].deliveries[d].message.write(channel: evaluations[e].deliveries[d].channel, into: &buffer)
                     if record { payloadBytes += buffer.count }
                 }
             }
@@ -87,9 +87,9 @@ public enum Bench {
             totalNs.append(t3 - t0)
             inputErrors += itemErrors
             findings += evaluations.count
-            for e in evaluations {
-                deliveries += e.deliveries.count
-                ruleErrors += e.errors.count
+            for e in evaluations.indices {
+                deliveries += evaluations[e].deliveries.count
+                ruleErrors += evaluations[e].errors.count
             }
         }
 

@@ -205,47 +205,45 @@ public final class RuleEngine {
 
         // Filters, in file order; the first false drops the finding.
         for i in filterFiles {
-            let file = files[i]
             var keep: Int32 = 1
             var reasonPtr: UnsafePointer<CChar>? = nil
             var reasonLen = 0
             let status = rl_call_filter(engine, Int32(i), &keep, &reasonPtr, &reasonLen)
             if status != 0 {
-                let error = lastError(phase: .filter, defaultFile: file.path)
+                let error = lastError(phase: .filter, defaultFile: files[i].path)
                 result.errors.append(error)
-                if context.explain { result.trace.append(TraceEntry(phase: .filter, file: file.path, line: file.filterLine, outcome: .error(error))) }
+                if context.explain { result.trace.append(TraceEntry(phase: .filter, file: files[i].path, line: files[i].filterLine, outcome: .error(error))) }
                 result.deliveries.append(fallbackDelivery(finding, context: context, error: error))
                 captureOutput(&result)
                 return result
             }
             if keep == 0 {
                 let reason = reasonPtr.map { Self.string($0, reasonLen) }
-                result.dropped = Evaluation.Drop(file: file.path, reason: reason)
-                if context.explain { result.trace.append(TraceEntry(phase: .filter, file: file.path, line: file.filterLine, outcome: .dropped(reason: reason))) }
+                result.dropped = Evaluation.Drop(file: files[i].path, reason: reason)
+                if context.explain { result.trace.append(TraceEntry(phase: .filter, file: files[i].path, line: files[i].filterLine, outcome: .dropped(reason: reason))) }
                 captureOutput(&result)
                 return result
             }
-            if context.explain { result.trace.append(TraceEntry(phase: .filter, file: file.path, line: file.filterLine, outcome: .kept)) }
+            if context.explain { result.trace.append(TraceEntry(phase: .filter, file: files[i].path, line: files[i].filterLine, outcome: .kept)) }
         }
 
         // Routes, in file order, until one returns deliveries none of which says `continue = true`.
         var routeError: RuleError? = nil
-        // Chosen deliveries go straight into the result and are rendered there (no copies); `chosenIndex` keeps each
-        // one's index in the engine.
-        var chosenIndex: [Int32] = []
+        // Chosen deliveries go straight into the result and are rendered there (no copies). They are the engine's
+        // deliveries 0, 1, ... in order (every delivery a route returned is read, until the first invalid one).
+        var chosen: Int32 = 0
         let firstChosen = result.deliveries.count
         for i in routeFiles {
-            let file = files[i]
             var added: Int32 = 0
             let status = rl_call_route(engine, Int32(i), &added)
             if status != 0 {
-                let error = lastError(phase: .route, defaultFile: file.path)
+                let error = lastError(phase: .route, defaultFile: files[i].path)
                 routeError = error
-                if context.explain { result.trace.append(TraceEntry(phase: .route, file: file.path, line: file.routeLine, outcome: .error(error))) }
+                if context.explain { result.trace.append(TraceEntry(phase: .route, file: files[i].path, line: files[i].routeLine, outcome: .error(error))) }
                 break
             }
             if added == 0 {
-                if context.explain { result.trace.append(TraceEntry(phase: .route, file: file.path, line: file.routeLine, outcome: .noRoute)) }
+                if context.explain { result.trace.append(TraceEntry(phase: .route, file: files[i].path, line: files[i].routeLine, outcome: .noRoute)) }
                 continue
             }
             let total = rl_delivery_count(engine)
@@ -253,25 +251,26 @@ public final class RuleEngine {
             for k in (total - added)..<total {
                 switch readDelivery(k, file: i) {
                 case .success(let d):
-                    chosenIndex.append(k)
-                    result.deliveries.append(d)
+                    assert(k == chosen, "deliveries are read in engine order")
+                    chosen += 1
                     if d.continueRouting { continues = true }
+                    result.deliveries.append(d)
                 case .failure(let error):
                     routeError = error
                 }
                 if routeError != nil { break }
             }
             if let routeError {
-                if context.explain { result.trace.append(TraceEntry(phase: .route, file: file.path, line: file.routeLine, outcome: .error(routeError))) }
+                if context.explain { result.trace.append(TraceEntry(phase: .route, file: files[i].path, line: files[i].routeLine, outcome: .error(routeError))) }
                 break
             }
-            if context.explain { result.trace.append(TraceEntry(phase: .route, file: file.path, line: file.routeLine, outcome: .routed(count: Int(added), continues: continues))) }
+            if context.explain { result.trace.append(TraceEntry(phase: .route, file: files[i].path, line: files[i].routeLine, outcome: .routed(count: Int(added), continues: continues))) }
             if !continues { break }
         }
 
         // Render what was chosen.
-        for (n, index) in chosenIndex.enumerated() {
-            let j = firstChosen + n
+        for index in 0..<chosen {
+            let j = firstChosen + Int(index)
             let format = result.deliveries[j].format
             switch format {
             case "detailed":
