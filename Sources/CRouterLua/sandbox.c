@@ -95,6 +95,7 @@ struct rl_engine {
     /* fields some rule file names (found in the sources at load): the first read of f in an event puts all of these
      * that are numbers, booleans or short strings into the cache at once (one C call instead of one per field) */
     uint32_t fields_named;
+    uint32_t fcache_eager; /* the part of fcache_set fill_fcache wrote (left in place when the event ends) */
     /* ctx as last set */
     int ctx_set;
     lua_Integer ctx_now;
@@ -617,30 +618,11 @@ static void push_detail(lua_State *L, rl_engine *e) {
 
 /* __index of f's per-event cache table (upvalue 1: field name -> index + 1, "detail" -> RL_FIELD_COUNT + 1):
  * pushes the field's value and keeps it in the cache (argument 1) for the rest of the event. */
-#define RL_FCACHE_BULK ((uint32_t)1 << 31) /* fcache_set: the bulk fill was done for this event */
 #define RL_SHORT_STRING 40                  /* Lua's LUAI_MAXSHORTLEN: longer strings are copied, not interned */
 
 static int f_fill(lua_State *L) {
     rl_engine *e = engine_of(L);
     if (lua_type(L, 2) != LUA_TSTRING) return luaL_error(L, "f has no field of type %s", luaL_typename(L, 2));
-    if (!(e->fcache_set & RL_FCACHE_BULK)) {
-        e->fcache_set |= RL_FCACHE_BULK;
-        lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_fkeys);
-        int keys = lua_gettop(L);
-        for (int i = 0; i < RL_FIELD_COUNT; i++) {
-            const rl_value *v = &e->fval[i];
-            if (!(e->fields_named & ((uint32_t)1 << i)) || v->kind == RL_V_NIL) continue;
-            if (v->kind == RL_V_STRING && v->len > RL_SHORT_STRING) continue;
-            lua_rawgeti(L, keys, i + 1);
-            push_value(L, v);
-            lua_rawset(L, 1);
-            e->fcache_set |= (uint32_t)1 << i;
-        }
-        lua_settop(L, keys - 1);
-        lua_pushvalue(L, 2);
-        if (lua_rawget(L, 1) != LUA_TNIL) return 1;
-        lua_pop(L, 1);
-    }
     lua_pushvalue(L, 2);
     int i = lua_rawget(L, lua_upvalueindex(1)) == LUA_TNUMBER ? (int)lua_tointeger(L, -1) - 1 : -1;
     lua_pop(L, 1);
@@ -657,18 +639,45 @@ static int f_fill(lua_State *L) {
 
 /* Empties f's cache (outside protected mode: assigning nil to present keys never allocates). */
 static void clear_fcache(rl_engine *e) {
-    if (!e->fcache_set) return;
+    uint32_t lazy = e->fcache_set & ~e->fcache_eager;
+    if (!lazy) return;
     lua_State *L = e->L;
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_fcache);
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_fkeys);
     for (int i = 0; i <= RL_FIELD_COUNT; i++) {
-        if (!(e->fcache_set & ((uint32_t)1 << i))) continue;
+        if (!(lazy & ((uint32_t)1 << i))) continue;
         lua_rawgeti(L, -1, i + 1);
         lua_pushnil(L);
         lua_rawset(L, -4);
     }
     lua_pop(L, 2);
-    e->fcache_set = 0;
+    e->fcache_set &= e->fcache_eager;
+}
+
+/* Before any rule code of an event runs (protected: it allocates): the named scalar and short-string fields are
+ * written into f's cache, overwriting the previous event's; a named field this event does not have (or has as a
+ * long string, read per use) is removed. What stays in the cache between events is only ever these. */
+static void fill_fcache(rl_engine *e) {
+    lua_State *L = e->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_fcache);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_fkeys);
+    int cache = lua_gettop(L) - 1, keys = cache + 1;
+    uint32_t eager = 0;
+    for (int i = 0; i < RL_FIELD_COUNT; i++) {
+        uint32_t bit = (uint32_t)1 << i;
+        if (!(e->fields_named & bit)) continue;
+        const rl_value *v = &e->fval[i];
+        int keep = v->kind != RL_V_NIL && !(v->kind == RL_V_STRING && v->len > RL_SHORT_STRING);
+        if (!keep && !(e->fcache_set & bit)) continue;
+        lua_rawgeti(L, keys, i + 1);
+        if (keep) push_value(L, v);
+        else lua_pushnil(L);
+        lua_rawset(L, cache);
+        if (keep) eager |= bit;
+    }
+    lua_settop(L, cache - 1);
+    e->fcache_set = eager;
+    e->fcache_eager = eager;
 }
 
 /* Iterator for pairs(f): the fields in view order (nil ones skipped), then detail. */
@@ -1425,6 +1434,7 @@ static int p_begin(lua_State *L) {
 
     /* what the previous event changed in reused files' state is put back */
     restore_snapshots(e, 0);
+    fill_fcache(e);
     a->status = RL_OK;
     return 0;
 }
@@ -1513,8 +1523,6 @@ int rl_event_start(rl_engine *e, const rj_doc *doc, uint32_t detail_node, double
     reset_limits(e);
     /* rule files are instantiated anew, on first use, for this event (ensure_instance) */
     for (int i = 0; i < e->nfiles; i++) e->inst_ready[i] = (unsigned char)e->files[i].stateless;
-    /* the usual case, nothing to write (the check allocates nothing): no protected call */
-    if (!ctx_changed(e, now, mode) && !restore_snapshots(e, 1)) return RL_OK;
     begin_args a = {e->fval, now, mode, RL_OK};
     if (run_protected(e, p_begin, &a, -1, "while preparing the event") != RL_OK) return RL_ERR_MEMORY;
     return a.status;
