@@ -79,10 +79,11 @@ struct rl_engine {
     /* persistent: the read-only proxies f and ctx (reused every event: nothing can be stored on them), the metatable
      * of f (its __index is switched to each event's field table), ctx's field table, the per-event slots */
     int ref_f, ref_ctx, ref_ctx_fields, ref_fields, ref_inst, ref_anchor; /* ref_fields: the event's f.detail */
-    /* file-level state of snapshotted files: snap = {T1, S1, n1, T2, S2, n2, ...} (a table, its load-time copy and
-     * the copy's entry count),
-     * cells = {fn1, n1, v1, ...} (an upvalue and its load-time value); restored before every event */
+    /* file-level state of snapshotted files, restored before every event: nsnap tables, snap = {T1, S1, T2, S2, ...}
+     * (a table and its load-time copy) with snap_n[i] the entry count of copy i; ncells upvalues, cells = {fn1, v1,
+     * fn2, v2, ...} (a function and the load-time value of its upvalue number cell_up[i]) */
     int ref_snap, nsnap, ref_cells, ncells;
+    int *snap_n, *cell_up;
     unsigned char inst_ready[RL_MAX_FILES]; /* file instantiated for the current event */
     int err_in_load;                        /* the last error came from running a file's main chunk */
     rl_value fval[RL_FIELD_COUNT];          /* the current finding's fields; strings point into fbuf */
@@ -819,6 +820,8 @@ void rl_free(rl_engine *e) {
     free(e->mentions);
     free(e->out);
     free(e->fbuf);
+    free(e->snap_n);
+    free(e->cell_up);
     free(e);
 }
 
@@ -1141,17 +1144,23 @@ static int snapshot_file(rl_engine *e, int t, int *table_reachable) {
         return 0;
     }
     /* record: each table with a copy, each upvalue with its value now */
+    int *snap_n = (int *)realloc(e->snap_n, sizeof(int) * (size_t)(e->nsnap + w.ntables + 1));
+    if (snap_n) e->snap_n = snap_n;
+    int *cell_up = (int *)realloc(e->cell_up, sizeof(int) * (size_t)(e->ncells + w.ncells / 3 + 1));
+    if (cell_up) e->cell_up = cell_up;
+    if (!snap_n || !cell_up) {
+        lua_settop(L, base);
+        return 0; /* not snapshotted: the file runs anew per event */
+    }
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_snap);
     int snap = lua_gettop(L);
     for (int i = 1; i <= w.ntables; i++) {
         lua_rawgeti(L, w.tables, i);
         lua_newtable(L);
-        lua_Integer n = copy_entries(L, -2, -1);
-        lua_pushinteger(L, n);
-        lua_rawseti(L, snap, e->nsnap + 3);
-        lua_rawseti(L, snap, e->nsnap + 2);
-        lua_rawseti(L, snap, e->nsnap + 1);
-        e->nsnap += 3;
+        e->snap_n[e->nsnap] = (int)copy_entries(L, -2, -1);
+        lua_rawseti(L, snap, 2 * e->nsnap + 2);
+        lua_rawseti(L, snap, 2 * e->nsnap + 1);
+        e->nsnap++;
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_cells);
     int cells = lua_gettop(L);
@@ -1161,11 +1170,10 @@ static int snapshot_file(rl_engine *e, int t, int *table_reachable) {
         int n = (int)lua_tointeger(L, -1);
         lua_pop(L, 1);
         lua_getupvalue(L, -1, n);
-        lua_rawseti(L, cells, e->ncells + 3);
-        lua_rawseti(L, cells, e->ncells + 1);
-        lua_pushinteger(L, n);
-        lua_rawseti(L, cells, e->ncells + 2);
-        e->ncells += 3;
+        lua_rawseti(L, cells, 2 * e->ncells + 2);
+        lua_rawseti(L, cells, 2 * e->ncells + 1);
+        e->cell_up[e->ncells] = n;
+        e->ncells++;
     }
     lua_pushvalue(L, t);
     *table_reachable = lua_rawget(L, w.visited) != LUA_TNIL;
@@ -1194,23 +1202,20 @@ static int same_entries(lua_State *L, int t, int s, lua_Integer n) {
     return count == n;
 }
 
-/* Puts every snapshotted table and upvalue back as it was at load (only what an event changed is written). */
-/* With check_only, only tells whether anything differs (1) or not (0), without changing anything and without
- * allocating (so it may run outside a protected call); otherwise puts back what differs (may allocate). */
+/* Puts every snapshotted table and upvalue back as it was at load (only what an event changed is written). With
+ * check_only, only tells whether anything differs (1) or not (0), without changing anything and without allocating
+ * (so it may run outside a protected call); otherwise puts back what differs (may allocate). */
 static int restore_snapshots(rl_engine *e, int check_only) {
     if (e->nsnap == 0 && e->ncells == 0) return 0;
     lua_State *L = e->L;
     int base = lua_gettop(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_snap);
     int snap = lua_gettop(L);
-    for (int i = 1; i + 2 <= e->nsnap; i += 3) {
-        lua_rawgeti(L, snap, i + 2);
-        lua_Integer n = lua_tointeger(L, -1);
-        lua_pop(L, 1);
-        lua_rawgeti(L, snap, i);
-        lua_rawgeti(L, snap, i + 1);
+    for (int i = 0; i < e->nsnap; i++) {
+        lua_rawgeti(L, snap, 2 * i + 1);
+        lua_rawgeti(L, snap, 2 * i + 2);
         int t = lua_gettop(L) - 1, s = t + 1;
-        if (!same_entries(L, t, s, n)) {
+        if (!same_entries(L, t, s, e->snap_n[i])) {
             if (check_only) {
                 lua_settop(L, base);
                 return 1;
@@ -1229,13 +1234,11 @@ static int restore_snapshots(rl_engine *e, int check_only) {
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_cells);
     int cells = lua_gettop(L);
-    for (int i = 1; i + 2 <= e->ncells; i += 3) {
-        lua_rawgeti(L, cells, i);
-        lua_rawgeti(L, cells, i + 1);
-        int n = (int)lua_tointeger(L, -1);
-        lua_pop(L, 1);
+    for (int i = 0; i < e->ncells; i++) {
+        int n = e->cell_up[i];
+        lua_rawgeti(L, cells, 2 * i + 1);
         lua_getupvalue(L, -1, n);
-        lua_rawgeti(L, cells, i + 2);
+        lua_rawgeti(L, cells, 2 * i + 2);
         if (!lua_rawequal(L, -1, -2)) {
             if (check_only) {
                 lua_settop(L, base);
