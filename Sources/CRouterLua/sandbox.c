@@ -1202,11 +1202,9 @@ static int same_entries(lua_State *L, int t, int s, lua_Integer n) {
     return count == n;
 }
 
-/* Puts every snapshotted table and upvalue back as it was at load (only what an event changed is written). With
- * check_only, only tells whether anything differs (1) or not (0), without changing anything and without allocating
- * (so it may run outside a protected call); otherwise puts back what differs (may allocate). */
-static int restore_snapshots(rl_engine *e, int check_only) {
-    if (e->nsnap == 0 && e->ncells == 0) return 0;
+/* Puts every snapshotted table and upvalue back as it was at load (only what an event changed is written). */
+static void restore_snapshots(rl_engine *e) {
+    if (e->nsnap == 0 && e->ncells == 0) return;
     lua_State *L = e->L;
     int base = lua_gettop(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_snap);
@@ -1216,10 +1214,6 @@ static int restore_snapshots(rl_engine *e, int check_only) {
         lua_rawgeti(L, snap, 2 * i + 2);
         int t = lua_gettop(L) - 1, s = t + 1;
         if (!same_entries(L, t, s, e->snap_n[i])) {
-            if (check_only) {
-                lua_settop(L, base);
-                return 1;
-            }
             /* clear (assigning nil to existing fields during a traversal is allowed), then copy back */
             lua_pushnil(L);
             while (lua_next(L, t)) {
@@ -1239,19 +1233,11 @@ static int restore_snapshots(rl_engine *e, int check_only) {
         lua_rawgeti(L, cells, 2 * i + 1);
         lua_getupvalue(L, -1, n);
         lua_rawgeti(L, cells, 2 * i + 2);
-        if (!lua_rawequal(L, -1, -2)) {
-            if (check_only) {
-                lua_settop(L, base);
-                return 1;
-            }
-            lua_setupvalue(L, -3, n);
-        } else {
-            lua_pop(L, 1);
-        }
+        if (!lua_rawequal(L, -1, -2)) lua_setupvalue(L, -3, n);
+        else lua_pop(L, 1);
         lua_pop(L, 2);
     }
     lua_settop(L, base);
-    return 0;
 }
 
 /* Runs host code `fn(args)` in protected mode. Rule code inside it runs in its own nested protected call, so an
@@ -1436,7 +1422,7 @@ static int p_begin(lua_State *L) {
     }
 
     /* what the previous event changed in reused files' state is put back */
-    restore_snapshots(e, 0);
+    restore_snapshots(e);
     fill_fcache(e);
     a->status = RL_OK;
     return 0;
