@@ -286,6 +286,43 @@ final class RuleEngineTests: XCTestCase {
         XCTAssertEqual(second.deliveries.first?.channel, "#444455556666-nil-low-reco")
     }
 
+    /// One engine evaluating the project's fixture findings one after another (and again in reverse) sees exactly
+    /// what a fresh engine sees for each: every field of f, read by name (filled when the event starts), by a
+    /// computed name (filled on first read) and through pairs, never carries over from the previous finding.
+    func testALongLivedEngineSeesEachFindingAsAFreshOneDoes() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/findings")
+        let paths = try FileManager.default.contentsOfDirectory(atPath: fixtures.path).filter { $0.hasSuffix(".json") }.sorted()
+        var findings: [Finding] = []
+        for p in paths {
+            let bytes = try Array(Data(contentsOf: fixtures.appendingPathComponent(p)))
+            findings += InputReader.items(fromBytes: bytes, source: p).compactMap(\.finding)
+        }
+        XCTAssertGreaterThan(findings.count, 20)
+        let rules = [("rules/10.lua", ##"""
+            local names = { "id", "type", "purpose", "resource_kind", "family", "artifact", "severity", "severity_label",
+              "title", "description", "account", "event_account", "region", "partition", "resource_type", "action_type",
+              "count", "first_seen", "last_seen", "created_at", "updated_at", "archived", "sample", "console_url", "resource" }
+            return { route = function(f, ctx)
+              local out = { f.id, f.type, f.artifact, f.severity, f.count, f.region, f.resource, f.archived, f.sample,
+                            f.severity_label, f.account, f.console_url, f.title }
+              for i, n in ipairs(names) do out[#out + 1] = n .. "=" .. tostring(f[n]) end
+              for k, v in pairs(f) do if k ~= "detail" then out[#out + 1] = k .. ":" .. tostring(v) end end
+              out[#out + 1] = tostring(f.detail and f.detail.id)
+              for i = 1, #out do out[i] = tostring(out[i]) end
+              print(table.concat(out, "|"))
+              return { channel = "#c" }
+            end }
+            """##)]
+        let longLived = try engine(rules)
+        for f in findings + findings.reversed() {
+            let fresh = try engine(rules).evaluate(f, context: ctx)
+            let seen = longLived.evaluate(f, context: ctx)
+            XCTAssertEqual(seen.errors, [])
+            XCTAssertEqual(seen.output, fresh.output, f.id)
+        }
+    }
+
     func testLoadErrorsAreReportedLikeACompiler() throws {
         var errs = loadErrors([("rules/10.lua", "return {\n filter = function(f)\n  return f.x ==\n end\n}")])
         XCTAssertEqual(errs.count, 1)
