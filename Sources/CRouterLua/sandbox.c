@@ -33,7 +33,6 @@ typedef struct rl_file {
     int has_filter, has_route;
     int filter_line, route_line;
     int stateless;            /* its functions can keep nothing between events: the load-time instance is reused */
-    int snapshotted;          /* reused, its file-level state restored from a snapshot before every event */
     int ref_filter, ref_route; /* its functions, when they can never change (else LUA_NOREF: looked up per call) */
 } rl_file;
 
@@ -76,8 +75,8 @@ struct rl_engine {
 
     /* current event (registry refs, LUA_NOREF outside an event) */
     int in_event;
-    /* persistent: the read-only proxies f and ctx (reused every event: nothing can be stored on them), the metatable
-     * of f (its __index is switched to each event's field table), ctx's field table, the per-event slots */
+    /* persistent: the read-only proxies f and ctx (reused every event: nothing can be stored on them), ctx's field
+     * table, the per-event slots */
     int ref_f, ref_ctx, ref_ctx_fields, ref_fields, ref_inst, ref_anchor; /* ref_fields: the event's f.detail */
     /* file-level state of snapshotted files, restored before every event: nsnap tables, snap = {T1, S1, T2, S2, ...}
      * (a table and its load-time copy) with snap_n[i] the entry count of copy i; ncells upvalues, cells = {fn1, v1,
@@ -90,18 +89,12 @@ struct rl_engine {
     char *fbuf;
     size_t fbuf_cap;
     int has_detail;                         /* f.detail built (cached in the ref_fields slot) */
-    /* f's values already read in this event are kept in a plain table (f's __index), so a second read of a field is
-     * an ordinary table lookup in the VM; bit i of fcache_set: field i (RL_FIELD_COUNT: detail) is in it */
+    /* f's values are kept in a plain table, f's __index (ref_fcache; ref_fkeys: field number + 1 -> name), so reading
+     * a field is an ordinary table lookup in the VM. Bit i of fcache_set: field i (RL_FIELD_COUNT: detail) is in it.
+     * fields_named: the fields some rule file names (found in the sources at load); fill_fcache writes those that are
+     * numbers, booleans or short strings when an event starts (fcache_eager), f_fill the others on first read. */
     int ref_fcache, ref_fkeys;
-    /* fields some rule file names (found in the sources at load): the first read of f in an event puts all of these
-     * that are numbers, booleans or short strings into the cache at once (one C call instead of one per field) */
-    uint32_t fields_named;
-    uint32_t fcache_eager; /* the part of fcache_set fill_fcache wrote (left in place when the event ends) */
-    /* ctx as last set */
-    int ctx_set;
-    lua_Integer ctx_now;
-    char ctx_mode[32];
-    uint32_t fcache_set;
+    uint32_t fcache_set, fcache_eager, fields_named;
     int anchor_len;
     const rj_doc *doc;
     uint32_t detail_node;
@@ -586,10 +579,10 @@ static void push_view(lua_State *L, int idx) {
     lua_setmetatable(L, -2);
 }
 
-/* The finding view f is one persistent, empty, locked proxy whose __index is a per-event cache table. The cache is
- * filled from the current event's values (written into the engine before rl_event_start) on the first read: the
- * scalar and short-string fields the rule sources name all at once, anything else (long strings, fields read by a
- * computed name) one by one; `detail` is converted from the JSON tape on first use. */
+/* The finding view f is one persistent, empty, locked proxy whose __index is a cache table of the current event's
+ * values (written into the engine before rl_event_start): the scalar and short-string fields the rule sources name
+ * are put there when the event starts, any other (long strings, fields read by a computed name) on first read;
+ * `detail` is converted from the JSON tape on first use. */
 /* strlen of each field name (checked against field_names when an engine is created) */
 static const unsigned char field_len[RL_FIELD_COUNT] = {2, 4, 7, 13, 6, 8, 8, 14, 5, 11, 7, 13, 6, 9, 13, 11, 5, 10, 9, 10, 10, 8, 6, 11, 8};
 
@@ -617,17 +610,18 @@ static void push_detail(lua_State *L, rl_engine *e) {
     e->has_detail = 1;
 }
 
-/* __index of f's per-event cache table (upvalue 1: field name -> index + 1, "detail" -> RL_FIELD_COUNT + 1):
- * pushes the field's value and keeps it in the cache (argument 1) for the rest of the event. */
-#define RL_SHORT_STRING 40                  /* Lua's LUAI_MAXSHORTLEN: longer strings are copied, not interned */
+#define RL_SHORT_STRING 40 /* Lua's LUAI_MAXSHORTLEN: longer strings are copied, not interned */
 
+/* __index of f's cache table (argument 1): pushes a field the cache does not have and keeps it there for the rest of
+ * the event (nil values are not kept). */
 static int f_fill(lua_State *L) {
     rl_engine *e = engine_of(L);
     if (lua_type(L, 2) != LUA_TSTRING) return luaL_error(L, "f has no field of type %s", luaL_typename(L, 2));
-    lua_pushvalue(L, 2);
-    int i = lua_rawget(L, lua_upvalueindex(1)) == LUA_TNUMBER ? (int)lua_tointeger(L, -1) - 1 : -1;
-    lua_pop(L, 1);
-    if (i < 0 || i > RL_FIELD_COUNT) return luaL_error(L, "f has no field '%s'", lua_tostring(L, 2));
+    size_t n;
+    const char *k = lua_tolstring(L, 2, &n);
+    int i = n > 0 ? field_index(k, n) : -1;
+    if (i < 0 && n == 6 && memcmp(k, "detail", 6) == 0) i = RL_FIELD_COUNT;
+    if (i < 0) return luaL_error(L, "f has no field '%s'", k);
     if (i < RL_FIELD_COUNT) push_value(L, &e->fval[i]);
     else push_detail(L, e);
     if (lua_isnil(L, -1)) return 1;
@@ -638,7 +632,8 @@ static int f_fill(lua_State *L) {
     return 1;
 }
 
-/* Empties f's cache (outside protected mode: assigning nil to present keys never allocates). */
+/* Removes the values f_fill added in this event (outside protected mode: assigning nil to present keys never
+ * allocates); fill_fcache's stay until the next event's fill_fcache overwrites them. */
 static void clear_fcache(rl_engine *e) {
     uint32_t lazy = e->fcache_set & ~e->fcache_eager;
     if (!lazy) return;
@@ -719,27 +714,20 @@ static int p_open(lua_State *L) {
     static const char *const known_ctx[] = {"now", "mode"};
     e->ref_ctx_mt = make_fields_mt(L, known_ctx, 2, "ctx");
 
-    /* f: one empty, locked proxy whose __index is the per-event cache of its values, filled by f_fill */
-    lua_createtable(L, RL_FIELD_COUNT + 1, 0); /* keys: index -> field name */
-    lua_createtable(L, 0, RL_FIELD_COUNT + 1); /* field name -> index */
+    /* f: one empty, locked proxy whose __index is the cache of its values (the cache's own __index: f_fill) */
+    lua_createtable(L, RL_FIELD_COUNT + 1, 0); /* field number + 1 -> name */
     for (int i = 0; i <= RL_FIELD_COUNT; i++) {
         lua_pushstring(L, i < RL_FIELD_COUNT ? field_names[i] : "detail");
-        lua_pushvalue(L, -1);
-        lua_rawseti(L, -4, i + 1);
-        lua_pushinteger(L, i + 1);
-        lua_rawset(L, -3);
+        lua_rawseti(L, -2, i + 1);
     }
-    lua_createtable(L, 0, RL_FIELD_COUNT + 1); /* the cache */
+    e->ref_fkeys = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_createtable(L, 0, RL_FIELD_COUNT + 1);
     lua_createtable(L, 0, 1);
-    lua_pushvalue(L, -3);
-    lua_pushcclosure(L, f_fill, 1);
+    lua_pushcfunction(L, f_fill);
     lua_setfield(L, -2, "__index");
     lua_setmetatable(L, -2);
     lua_pushvalue(L, -1);
     e->ref_fcache = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_insert(L, -3);
-    lua_pop(L, 1);
-    e->ref_fkeys = luaL_ref(L, LUA_REGISTRYINDEX);
     /* stack: cache */
     lua_createtable(L, 0, 0);
     lua_createtable(L, 0, 4);
@@ -1346,7 +1334,7 @@ static int p_load(lua_State *L) {
     }
     rf->stateless = is_stateless(e, lua_gettop(L));
     int table_reachable = 0;
-    if (!rf->stateless && snapshot_file(e, lua_gettop(L), &table_reachable)) rf->stateless = rf->snapshotted = 1;
+    if (!rf->stateless && snapshot_file(e, lua_gettop(L), &table_reachable)) rf->stateless = 1;
     rf->ref_filter = rf->ref_route = LUA_NOREF;
     if (rf->stateless) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_inst);
@@ -1377,7 +1365,6 @@ int rl_load(rl_engine *e, const char *chunkname, const char *source, size_t len)
 /* ---------------------------------------------------------------- events */
 
 typedef struct begin_args {
-    const rl_value *fields;
     double now;
     const char *mode;
     int status;
@@ -1393,33 +1380,20 @@ static void push_value(lua_State *L, const rl_value *v) {
     }
 }
 
-/* Whether ctx must be rewritten for this event. Whole Unix seconds: os.date and friends take integers. */
-static int ctx_changed(rl_engine *e, double now, const char *mode) {
-    if (!mode) mode = "live";
-    return !e->ctx_set || (lua_Integer)floor(now) != e->ctx_now || strncmp(mode, e->ctx_mode, sizeof e->ctx_mode) != 0;
-}
-
 static int p_begin(lua_State *L) {
     begin_args *a = (begin_args *)lua_touserdata(L, 1);
     rl_engine *e = engine_of(L);
 
-    /* ctx (rewritten only when it changes: rule code cannot modify it) */
-    lua_Integer now = (lua_Integer)floor(a->now);
-    const char *mode = a->mode ? a->mode : "live";
-    if (ctx_changed(e, a->now, a->mode)) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_ctx_fields);
-        lua_pushliteral(L, "now");
-        lua_pushinteger(L, now);
-        lua_rawset(L, -3);
-        lua_pushliteral(L, "mode");
-        lua_pushstring(L, mode);
-        lua_rawset(L, -3);
-        lua_pop(L, 1);
-        /* a mode too long for the copy is simply set again next time */
-        e->ctx_set = strlen(mode) < sizeof e->ctx_mode;
-        e->ctx_now = now;
-        snprintf(e->ctx_mode, sizeof e->ctx_mode, "%s", mode);
-    }
+    /* ctx */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref_ctx_fields);
+    lua_pushliteral(L, "now");
+    /* whole Unix seconds: os.date and friends take integers */
+    lua_pushinteger(L, (lua_Integer)floor(a->now));
+    lua_rawset(L, -3);
+    lua_pushliteral(L, "mode");
+    lua_pushstring(L, a->mode ? a->mode : "live");
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
 
     /* what the previous event changed in reused files' state is put back */
     restore_snapshots(e);
@@ -1512,39 +1486,19 @@ int rl_event_start(rl_engine *e, const rj_doc *doc, uint32_t detail_node, double
     reset_limits(e);
     /* rule files are instantiated anew, on first use, for this event (ensure_instance) */
     for (int i = 0; i < e->nfiles; i++) e->inst_ready[i] = (unsigned char)e->files[i].stateless;
-    begin_args a = {e->fval, now, mode, RL_OK};
+    begin_args a = {now, mode, RL_OK};
     if (run_protected(e, p_begin, &a, -1, "while preparing the event") != RL_OK) return RL_ERR_MEMORY;
     return a.status;
-}
-
-int rl_event_begin(rl_engine *e, const rl_value *fields, const rj_doc *doc, uint32_t detail_node, double now,
-                   const char *mode) {
-    size_t total = 0;
-    for (int i = 0; i < RL_FIELD_COUNT; i++)
-        if (fields[i].kind == RL_V_STRING) total += fields[i].len;
-    rl_value *dst;
-    char *buf = rl_event_prepare(e, total, &dst);
-    if (!buf) return RL_ERR_MEMORY;
-    size_t off = 0;
-    for (int i = 0; i < RL_FIELD_COUNT; i++) {
-        dst[i] = fields[i];
-        if (fields[i].kind == RL_V_STRING) {
-            if (fields[i].len) memcpy(buf + off, fields[i].s, fields[i].len);
-            dst[i].s = buf + off;
-            off += fields[i].len;
-        }
-    }
-    return rl_event_start(e, doc, detail_node, now, mode);
 }
 
 /* Pushes inst[file][key] (nil when absent). */
 static int push_member(rl_engine *e, int file, const char *key);
 
-/* Instantiates `file` for the event if needed and pushes its `key` function followed by f and ctx.
- * Returns RL_OK, or an error status with nothing pushed. */
-static int push_rule_call(rl_engine *e, int file, const char *key) {
-    int ref = key[0] == 'f' && key[1] == 'i' ? e->files[file].ref_filter : key[0] == 'r' ? e->files[file].ref_route : LUA_NOREF;
-    if (ref != LUA_NOREF && e->inst_ready[file]) {
+/* Pushes `file`'s `key` function (`ref` when the file keeps it by reference, else looked up in the file's table,
+ * instantiated for the event if needed) followed by f and ctx. Returns RL_OK, or an error status with nothing
+ * pushed. */
+static int push_rule_call(rl_engine *e, int file, const char *key, int ref) {
+    if (ref != LUA_NOREF) {
         lua_rawgeti(e->L, LUA_REGISTRYINDEX, ref);
         lua_rawgeti(e->L, LUA_REGISTRYINDEX, e->ref_f);
         lua_rawgeti(e->L, LUA_REGISTRYINDEX, e->ref_ctx);
@@ -1598,7 +1552,7 @@ typedef struct filter_args {
 static int p_filter(lua_State *L) {
     filter_args *a = (filter_args *)lua_touserdata(L, 1);
     rl_engine *e = engine_of(L);
-    if ((a->status = push_rule_call(e, a->file, "filter")) != RL_OK) return 0;
+    if ((a->status = push_rule_call(e, a->file, "filter", e->files[a->file].ref_filter)) != RL_OK) return 0;
     int line = e->files[a->file].filter_line; /* recorded at load: the same chunk defines the same function */
     int base = lua_gettop(L) - 3;
     int st = call_rule(e, 2, LUA_MULTRET, a->file);
@@ -1767,7 +1721,7 @@ static int p_route(lua_State *L) {
     route_args *a = (route_args *)lua_touserdata(L, 1);
     rl_engine *e = engine_of(L);
     a->added = 0;
-    if ((a->status = push_rule_call(e, a->file, "route")) != RL_OK) return 0;
+    if ((a->status = push_rule_call(e, a->file, "route", e->files[a->file].ref_route)) != RL_OK) return 0;
     int line = e->files[a->file].route_line; /* recorded at load */
     int base = lua_gettop(L) - 3;
     int st = call_rule(e, 2, 1, a->file);

@@ -47,9 +47,6 @@ public final class RuleEngine {
     public let directory: String
     public let limits: RuleLimits
     public private(set) var files: [RuleFile] = []
-    /// Indices of the files with a filter / a route function.
-    private var filterFiles: [Int] = []
-    private var routeFiles: [Int] = []
     /// Custom format names, with the file that defines each.
     public private(set) var formats: [String: String] = [:]
 
@@ -128,8 +125,6 @@ public final class RuleEngine {
                     path: path, hasFilter: rl_file_has_filter(e, i) != 0, hasRoute: rl_file_has_route(e, i) != 0,
                     filterLine: filterLine > 0 ? filterLine : nil, routeLine: routeLine > 0 ? routeLine : nil))
         }
-        filterFiles = files.indices.filter { files[$0].hasFilter }
-        routeFiles = files.indices.filter { files[$0].hasRoute }
         for k in 0..<rl_format_count(e) {
             let name = String(cString: rl_format_name(e, k))
             formatIndex[name] = k
@@ -204,7 +199,7 @@ public final class RuleEngine {
         }
 
         // Filters, in file order; the first false drops the finding.
-        for i in filterFiles {
+        for i in files.indices where files[i].hasFilter {
             var keep: Int32 = 1
             var reasonPtr: UnsafePointer<CChar>? = nil
             var reasonLen = 0
@@ -233,7 +228,7 @@ public final class RuleEngine {
         // deliveries 0, 1, ... in order (every delivery a route returned is read, until the first invalid one).
         var chosen: Int32 = 0
         let firstChosen = result.deliveries.count
-        for i in routeFiles {
+        for i in files.indices where files[i].hasRoute {
             var added: Int32 = 0
             let status = rl_call_route(engine, Int32(i), &added)
             if status != 0 {
@@ -398,31 +393,49 @@ public final class RuleEngine {
 
     // MARK: - Pushing the finding
 
+    /// The view's string fields, each with its field number: the one list both passes of ``beginEvent`` walk.
+    @inline(__always)
+    private static func forEachString(_ f: Finding, _ body: (Int, String?) -> Void) {
+        body(RL_F_ID, f.id)
+        body(RL_F_TYPE, f.type)
+        body(RL_F_PURPOSE, f.purpose)
+        body(RL_F_RESOURCE_KIND, f.resourceKind)
+        body(RL_F_FAMILY, f.family)
+        body(RL_F_ARTIFACT, f.artifact)
+        body(RL_F_SEVERITY_LABEL, f.severityLabel.rawValue)
+        body(RL_F_TITLE, f.title)
+        body(RL_F_DESCRIPTION, f.description)
+        body(RL_F_ACCOUNT, f.account)
+        body(RL_F_EVENT_ACCOUNT, f.eventAccount)
+        body(RL_F_REGION, f.region)
+        body(RL_F_PARTITION, f.partition)
+        body(RL_F_RESOURCE_TYPE, f.resourceType)
+        body(RL_F_ACTION_TYPE, f.actionType)
+        body(RL_F_FIRST_SEEN, f.firstSeen)
+        body(RL_F_LAST_SEEN, f.lastSeen)
+        body(RL_F_CREATED_AT, f.createdAt)
+        body(RL_F_UPDATED_AT, f.updatedAt)
+        body(RL_F_CONSOLE_URL, f.consoleURL)
+        body(RL_F_RESOURCE, f.resourceSummary)
+    }
+
     private func beginEvent(_ f: Finding, context: EvaluationContext) -> Int32 {
-        // The string fields are written straight into the engine's buffer (sized first: `utf8.count` is O(1) for
-        // native strings), and the engine's field values point at them.
-        @inline(__always) func size(_ s: String?) -> Int { s?.utf8.count ?? 0 }
-        let total = size(f.id) + size(f.type) + size(f.purpose) + size(f.resourceKind) + size(f.family)
-            + size(f.artifact) + size(f.severityLabel.rawValue) + size(f.title) + size(f.description) + size(f.account)
-            + size(f.eventAccount) + size(f.region) + size(f.partition) + size(f.resourceType) + size(f.actionType)
-            + size(f.firstSeen) + size(f.lastSeen) + size(f.createdAt) + size(f.updatedAt) + size(f.consoleURL)
-            + size(f.resourceSummary)
+        // The string fields are written straight into the engine's buffer, sized first (`utf8.count` is O(1) for
+        // native strings); the engine's field values point at them.
+        var total = 0
+        Self.forEachString(f) { _, s in total += s?.utf8.count ?? 0 }
         var fieldsOut: UnsafeMutablePointer<rl_value>? = nil
         guard let buf = rl_event_prepare(engine, total, &fieldsOut), let fields = fieldsOut else {
             return Int32(RL_ERR_MEMORY.rawValue)
         }
         var off = 0
-        func put(_ field: Int, _ s: String?) {
+        Self.forEachString(f) { field, s in
             guard let s else { return }
             let count = s.utf8.count
-            let dst = UnsafeMutableRawPointer(buf + off)
-            if count > 0,
-                s.utf8.withContiguousStorageIfAvailable({ dst.copyMemory(from: $0.baseAddress!, byteCount: count) }) == nil
-            {
-                var k = 0
-                for b in s.utf8 {
-                    dst.storeBytes(of: b, toByteOffset: k, as: UInt8.self)
-                    k += 1
+            if count > 0 {
+                let dst = UnsafeMutableRawPointer(buf + off)
+                if s.utf8.withContiguousStorageIfAvailable({ dst.copyMemory(from: $0.baseAddress!, byteCount: count) }) == nil {
+                    for (k, b) in s.utf8.enumerated() { dst.storeBytes(of: b, toByteOffset: k, as: UInt8.self) }
                 }
             }
             fields[field].kind = Int32(RL_V_STRING.rawValue)
@@ -430,45 +443,19 @@ public final class RuleEngine {
             fields[field].len = count
             off += count
         }
-        func putInt(_ field: Int, _ n: Int64) {
-            fields[field].kind = Int32(RL_V_INTEGER.rawValue)
-            fields[field].integer = n
-        }
-        func putBool(_ field: Int, _ b: Bool) {
-            fields[field].kind = Int32(RL_V_BOOLEAN.rawValue)
-            fields[field].integer = b ? 1 : 0
-        }
-        put(RL_F_ID, f.id)
-        put(RL_F_TYPE, f.type)
-        put(RL_F_PURPOSE, f.purpose)
-        put(RL_F_RESOURCE_KIND, f.resourceKind)
-        put(RL_F_FAMILY, f.family)
-        put(RL_F_ARTIFACT, f.artifact)
         if f.severity == f.severity.rounded() && abs(f.severity) < 1e15 {
-            putInt(RL_F_SEVERITY, Int64(f.severity))
+            fields[RL_F_SEVERITY].kind = Int32(RL_V_INTEGER.rawValue)
+            fields[RL_F_SEVERITY].integer = Int64(f.severity)
         } else {
             fields[RL_F_SEVERITY].kind = Int32(RL_V_NUMBER.rawValue)
             fields[RL_F_SEVERITY].number = f.severity
         }
-        put(RL_F_SEVERITY_LABEL, f.severityLabel.rawValue)
-        put(RL_F_TITLE, f.title)
-        put(RL_F_DESCRIPTION, f.description)
-        put(RL_F_ACCOUNT, f.account)
-        put(RL_F_EVENT_ACCOUNT, f.eventAccount)
-        put(RL_F_REGION, f.region)
-        put(RL_F_PARTITION, f.partition)
-        put(RL_F_RESOURCE_TYPE, f.resourceType)
-        put(RL_F_ACTION_TYPE, f.actionType)
-        putInt(RL_F_COUNT, Int64(f.count))
-        put(RL_F_FIRST_SEEN, f.firstSeen)
-        put(RL_F_LAST_SEEN, f.lastSeen)
-        put(RL_F_CREATED_AT, f.createdAt)
-        put(RL_F_UPDATED_AT, f.updatedAt)
-        putBool(RL_F_ARCHIVED, f.archived)
-        putBool(RL_F_SAMPLE, f.sample)
-        put(RL_F_CONSOLE_URL, f.consoleURL)
-        put(RL_F_RESOURCE, f.resourceSummary)
-        assert(off == total)
+        fields[RL_F_COUNT].kind = Int32(RL_V_INTEGER.rawValue)
+        fields[RL_F_COUNT].integer = Int64(f.count)
+        fields[RL_F_ARCHIVED].kind = Int32(RL_V_BOOLEAN.rawValue)
+        fields[RL_F_ARCHIVED].integer = f.archived ? 1 : 0
+        fields[RL_F_SAMPLE].kind = Int32(RL_V_BOOLEAN.rawValue)
+        fields[RL_F_SAMPLE].integer = f.sample ? 1 : 0
         return context.mode.withCString { mode in
             rl_event_start(engine, f.document.cDocument, f.detail.index, context.now, mode)
         }

@@ -12,23 +12,14 @@ public enum Mention: Equatable, Hashable, Sendable, CustomStringConvertible {
     /// `<!here>`, `<!channel>`, `<!everyone>`, `<@U...>`, `<@W...>`, `<!subteam^S...>` (without `|label`).
     public init(parsing raw: String) throws(MentionError) {
         // Byte-wise (every accepted form is ASCII): rules return mentions for many findings.
-        let parsed =
-            raw.utf8.withContiguousStorageIfAvailable { Self.parse($0) }
-            ?? Array(raw.utf8).withUnsafeBufferPointer { Self.parse($0) }
-        guard let parsed else { throw MentionError(value: raw) }
+        guard let parsed = UTF8Bytes.withBytes(raw, Self.parse) else { throw MentionError(value: raw) }
         self = parsed
     }
 
     private static func parse(_ b: UnsafeBufferPointer<UInt8>) -> Mention? {
         var lo = 0
         var hi = b.count
-        func rest(is literal: StaticString) -> Bool {
-            let n = literal.utf8CodeUnitCount
-            guard hi - lo == n else { return false }
-            let l = literal.utf8Start
-            for i in 0..<n where b[lo + i] != l[i] { return false }
-            return true
-        }
+        func rest(is literal: StaticString) -> Bool { hi - lo == literal.utf8CodeUnitCount && restStarts(with: literal) }
         func restStarts(with literal: StaticString) -> Bool {
             let n = literal.utf8CodeUnitCount
             guard hi - lo >= n else { return false }

@@ -10,8 +10,9 @@ final class CustomFormatTests: XCTestCase {
         XCTAssertEqual(try SlackRenderer.custom("plain", mentions: []).text, "plain")
     }
 
-    /// A string result is written as pre-rendered bytes: the same payload, byte for byte, as the message built from
-    /// its parts, also with characters JSON escapes and text cut to Slack's limit.
+    /// A string result is pre-rendered bytes: the same payload, byte for byte, as the message built from its parts
+    /// and serialized as a tree, also with characters JSON escapes, a channel that needs escaping and text cut to
+    /// Slack's limit.
     func testStringResultPayloadIsTheSameAsTheTreeForm() throws {
         for text in ["plain", "quote \" backslash \\ tab \t nl \n ctl \u{1}", "é ✓ 🔒", String(repeating: "x", count: 50_000)] {
             let m = try SlackRenderer.custom(.string(text), mentions: [.user("U0ABC")])
@@ -21,7 +22,8 @@ final class CustomFormatTests: XCTestCase {
             XCTAssertEqual(m.text, tree.text)
             XCTAssertEqual(m.payloadBytes(channel: "#c"), tree.payload(channel: "#c").serializedBytes())
             XCTAssertEqual(m.payloadBytes(channel: nil), tree.payload(channel: nil).serializedBytes())
-            XCTAssertEqual(m.textOnlyPayloadBytes(), tree.textOnlyPayloadBytes())
+            XCTAssertEqual(m.payloadBytes(channel: "#\"x\u{1}"), tree.payload(channel: "#\"x\u{1}").serializedBytes())
+            XCTAssertEqual(m.textOnlyPayloadBytes(), JSONValue.object(["text": .string(tree.text)]).serializedBytes())
         }
     }
 

@@ -4,13 +4,13 @@
  * The rule sandbox: one Lua 5.4 state holding the compiled rule files, evaluated one finding at a time.
  *
  * Everything that can raise a Lua error (longjmp) runs here, in C, inside protected calls; the functions below
- * never raise. Swift drives an event with rl_event_begin -> rl_call_filter/rl_call_route/rl_call_format ->
+ * never raise. Swift drives an event with rl_event_prepare/rl_event_start -> rl_call_filter/rl_call_route/rl_call_format ->
  * rl_event_end and reads results through plain C structs.
  *
  * Isolation: library tables, the string metatable and the globals table are locked; a rule file whose functions
  * can keep state (upvalues, tables they reach) has that state put back from a load-time snapshot before every
  * event, or, when there is too much of it, its main chunk runs anew for each event; either way nothing carries
- * from one event to the next. f's values are cached per event and the cache is emptied when the event ends.
+ * from one event to the next. f's values are kept in a table that each event start rewrites.
  * Limits: an instruction budget (sticky count hook, so a pcall-wrapped loop cannot swallow it), a wall-clock
  * deadline checked from the same hook, a heap cap enforced by the allocator while rule code runs, and a step
  * budget for Lua patterns (pattern_guard.c).
@@ -104,14 +104,11 @@ int rl_error_file(const rl_engine *e);
 int rl_error_in_load(const rl_engine *e);
 const char *rl_error_message(const rl_engine *e);
 
-/* Starts an event: builds `f` from `fields` (RL_FIELD_COUNT values, in enum order) and the lazily converted
- * `f.detail` (doc/detail_node; doc may be NULL; the document must stay alive until rl_event_end) and `ctx`
- * ({now, mode}). The values are copied. Each rule file's main chunk runs anew the first time the event needs it. */
-int rl_event_begin(rl_engine *e, const rl_value *fields, const rj_doc *doc, uint32_t detail_node, double now,
-                   const char *mode);
-/* The same in two steps, without the copy: rl_event_prepare ends any current event and returns a buffer of at
- * least string_bytes bytes and (*fields) the engine's RL_FIELD_COUNT values, all nil; the caller writes the
- * strings into the buffer and points the values at them, then calls rl_event_start. NULL: out of memory. */
+/* Starts an event, in two steps. rl_event_prepare ends any current event and returns a buffer of at least
+ * string_bytes bytes and (*fields) the engine's RL_FIELD_COUNT values of `f`, all nil (in enum order); the caller
+ * writes the strings into the buffer and points the values at them (NULL: out of memory, error recorded). Then
+ * rl_event_start builds `f` from them, the lazily converted `f.detail` (doc/detail_node; doc may be NULL; the
+ * document must stay alive until rl_event_end) and `ctx` ({now, mode}). */
 char *rl_event_prepare(rl_engine *e, size_t string_bytes, rl_value **fields);
 int rl_event_start(rl_engine *e, const rj_doc *doc, uint32_t detail_node, double now, const char *mode);
 /* Runs file's filter. On RL_OK, *keep is 0/1 and *reason (may be NULL) stays valid until rl_event_end. */
