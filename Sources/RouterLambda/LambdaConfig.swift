@@ -77,7 +77,7 @@ public struct LambdaConfig: Sendable {
             }
             return .success(v)
         }
-        let rate = number("ROUTER_SLACK_RATE", 0.000_001...10_000, must: "messages per second above 0 (at most 10000)")
+        let rate = number("ROUTER_SLACK_RATE", 0.000_001...10_000, must: "messages per second from 0.000001 to 10000")
         let burst = number("ROUTER_SLACK_BURST", 1...10_000, integer: true, must: "a whole number of messages from 1 to 10000")
         let window = number("ROUTER_DIGEST_WINDOW", 0...3600, must: "seconds from 0 to 3600")
         do {

@@ -236,7 +236,7 @@ final class LambdaRuntimeTests: XCTestCase {
         XCTAssertEqual(c.policy.digestWindow, 0, "0 turns digests off")
         XCTAssertNil(c.stateTable, "no ROUTER_STATE_TABLE: no state table")
         for (name, bad, expected) in [
-            ("ROUTER_SLACK_RATE", "0", "messages per second above 0"), ("ROUTER_SLACK_BURST", "2.5", "a whole number"),
+            ("ROUTER_SLACK_RATE", "0", "messages per second from 0.000001 to 10000"), ("ROUTER_SLACK_BURST", "2.5", "a whole number"),
             ("ROUTER_SLACK_BURST", "0", "from 1 to 10000"), ("ROUTER_DIGEST_WINDOW", "-1", "seconds from 0 to 3600"),
             ("ROUTER_DIGEST_WINDOW", "soon", "not 'soon'"),
         ] {
