@@ -40,7 +40,8 @@ echo
 echo "== for comparison: scripts/bench-lua.lua (the shipped rules in plain Lua 5.4 with lua-cjson) over the same events"
 if ! command -v lua5.4 >/dev/null 2>&1 || ! dpkg-query -W -f='${Status}' lua-cjson 2>/dev/null | grep -q "install ok installed"; then
   sudo=""; if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends lua5.4 lua-cjson >/dev/null
+  { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+      lua5.4 lua-cjson; } >/dev/null 2>&1 || { echo "bench.sh: could not install lua5.4 and lua-cjson with apt-get" >&2; exit 1; }
 fi
 lua5.4 scripts/bench-lua.lua rules "$work/events.jsonl"
 
