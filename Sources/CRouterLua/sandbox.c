@@ -378,9 +378,9 @@ static int slack_escape(lua_State *L) {
     size_t i = 0;
     while (i < len && s[i] != '&' && s[i] != '<' && s[i] != '>') i++;
     if (i == len) {
-        /* nothing to escape (the usual case): the argument itself, as a string */
-        if (lua_type(L, 1) != LUA_TSTRING) lua_pushlstring(L, s, len);
-        else lua_pushvalue(L, 1);
+        /* nothing to escape (the usual case): the argument itself (luaL_checklstring turned a number into a string
+         * in place) */
+        lua_settop(L, 1);
         return 1;
     }
     luaL_Buffer b;
@@ -1254,7 +1254,7 @@ typedef struct load_args {
 static uint32_t named_fields(const char *src, size_t len) {
     uint32_t mask = 0;
     for (int i = 0; i < RL_FIELD_COUNT; i++) {
-        size_t n = strlen(field_names[i]);
+        size_t n = field_len[i];
         for (const char *p = src, *end = src + len; p + n <= end; p++) {
             p = memchr(p, field_names[i][0], (size_t)(end - p));
             if (!p || p + n > end) break;

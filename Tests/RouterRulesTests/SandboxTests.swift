@@ -147,6 +147,10 @@ final class SandboxTests: XCTestCase {
         assert(not pcall(json.decode, "{bad"))
         assert(not pcall(json.encode, { f = print }))
         assert(slack.escape("<!here> & <@U1>") == "&lt;!here&gt; &amp; &lt;@U1&gt;")
+        local plain = "nothing to escape"
+        assert(slack.escape(plain) == plain and slack.escape("") == "")
+        assert(slack.escape(42) == "42" and type(slack.escape(2.5)) == "string", "a number comes back as a string")
+        assert(not pcall(slack.escape, nil) and not pcall(slack.escape, {}))
         """##)
         XCTAssertEqual(r.errors, [])
     }
