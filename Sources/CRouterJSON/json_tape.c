@@ -254,11 +254,21 @@ static const char *rj_scan_number(const char *p, uint8_t *flags, const char **er
 /* Parser                                                                                                        */
 /* ------------------------------------------------------------------------------------------------------------ */
 
-static int rj_grow(rj_node **nodes, uint32_t *cap) {
+/* The allocator of a document: the caller's (rj_parse_with), else the C library's. */
+static void *rj_realloc(rj_alloc_fn alloc, void *ud, void *p, size_t osize, size_t nsize) {
+    if (alloc) return alloc(ud, p, osize, nsize);
+    if (nsize == 0) {
+        free(p);
+        return NULL;
+    }
+    return realloc(p, nsize);
+}
+
+static int rj_grow(rj_node **nodes, uint32_t *cap, rj_alloc_fn alloc, void *ud) {
     uint64_t want = (uint64_t)*cap * 2;
     if (want > UINT32_MAX) want = UINT32_MAX;
     if (want <= *cap) return 0;
-    rj_node *n = (rj_node *)realloc(*nodes, (size_t)want * sizeof(rj_node));
+    rj_node *n = (rj_node *)rj_realloc(alloc, ud, *nodes, (size_t)*cap * sizeof(rj_node), (size_t)want * sizeof(rj_node));
     if (!n) return 0;
     *nodes = n;
     *cap = (uint32_t)want;
@@ -291,6 +301,10 @@ static inline const char *rj_skip_ws(const char *p) {
 }
 
 rj_doc *rj_parse(const char *input, size_t len, uint32_t max_depth, rj_error *err) {
+    return rj_parse_with(input, len, max_depth, err, NULL, NULL);
+}
+
+rj_doc *rj_parse_with(const char *input, size_t len, uint32_t max_depth, rj_error *err, rj_alloc_fn alloc, void *ud) {
     rj_error scratch;
     if (!err) err = &scratch;
     err->offset = 0;
@@ -306,7 +320,7 @@ rj_doc *rj_parse(const char *input, size_t len, uint32_t max_depth, rj_error *er
         return NULL;
     }
 
-    rj_doc *doc = (rj_doc *)malloc(sizeof(rj_doc) + len + RJ_PAD);
+    rj_doc *doc = (rj_doc *)rj_realloc(alloc, ud, NULL, 0, sizeof(rj_doc) + len + RJ_PAD);
     if (!doc) {
         err->line = 1;
         err->column = 1;
@@ -318,12 +332,14 @@ rj_doc *rj_parse(const char *input, size_t len, uint32_t max_depth, rj_error *er
     memset(base + len, 0, RJ_PAD);
     doc->buf = base;
     doc->buf_len = len;
+    doc->alloc = alloc;
+    doc->alloc_ud = ud;
 
     uint64_t est = (uint64_t)len / 8 + 16;
     uint32_t cap = est > UINT32_MAX ? UINT32_MAX : (uint32_t)est;
-    rj_node *nodes = (rj_node *)malloc((size_t)cap * sizeof(rj_node));
+    rj_node *nodes = (rj_node *)rj_realloc(alloc, ud, NULL, 0, (size_t)cap * sizeof(rj_node));
     if (!nodes) {
-        free(doc);
+        rj_realloc(alloc, ud, doc, sizeof(rj_doc) + len + RJ_PAD, 0);
         err->line = 1;
         err->column = 1;
         rj_set_message(err, "out of memory");
@@ -350,7 +366,7 @@ rj_doc *rj_parse(const char *input, size_t len, uint32_t max_depth, rj_error *er
 
 #define RJ_ENSURE_CAP()                                                                                              \
     do {                                                                                                             \
-        if (RJ_UNLIKELY(count == cap) && !rj_grow(&nodes, &cap)) RJ_FAIL_AT(p, "out of memory");                    \
+        if (RJ_UNLIKELY(count == cap) && !rj_grow(&nodes, &cap, alloc, ud)) RJ_FAIL_AT(p, "out of memory");                    \
     } while (0)
 
 value:
@@ -525,8 +541,8 @@ done:
 
 fail:
     rj_fill_position(err, base, (size_t)(err_at - base));
-    free(nodes);
-    free(doc);
+    rj_realloc(alloc, ud, nodes, (size_t)cap * sizeof(rj_node), 0);
+    rj_realloc(alloc, ud, doc, sizeof(rj_doc) + len + RJ_PAD, 0);
     return NULL;
 
 #undef RJ_FAIL_AT
@@ -535,8 +551,10 @@ fail:
 
 void rj_free(rj_doc *doc) {
     if (!doc) return;
-    free(doc->nodes);
-    free(doc); /* the buffer lives in the same block */
+    rj_alloc_fn alloc = doc->alloc;
+    void *ud = doc->alloc_ud;
+    rj_realloc(alloc, ud, doc->nodes, (size_t)doc->capacity * sizeof(rj_node), 0);
+    rj_realloc(alloc, ud, doc, sizeof(rj_doc) + doc->buf_len + RJ_PAD, 0); /* the buffer lives in the same block */
 }
 
 /* ------------------------------------------------------------------------------------------------------------ */

@@ -100,6 +100,8 @@ static void release_event(rl_engine *e) {
     e->nmentions = 0;
     e->in_event = 0;
     e->doc = NULL;
+    /* an event that filled the heap leaves it to the collector now rather than to the next event's emergency */
+    if (e->mem_used > e->limits.memory_bytes / 2) lua_gc(L, LUA_GCCOLLECT);
 }
 
 char *rl_event_prepare(rl_engine *e, size_t string_bytes, rl_value **fields) {
@@ -526,12 +528,9 @@ static int p_format(lua_State *L) {
         s = lua_tolstring(L, base + 1, &len);
         a->is_string = 1;
     } else {
-        /* encode under the cap (user tables can be large); errors here are the rule's */
-        luaL_Buffer b;
+        /* encode under the limits (user tables can be large); errors here are the rule's */
         e->cap_armed = 1;
-        luaL_buffinit(L, &b);
-        rl_json_encode(L, base + 1, &b);
-        luaL_pushresult(&b);
+        rl_json_encode(L, base + 1);
         e->cap_armed = 0;
         s = lua_tolstring(L, -1, &len);
         a->is_string = 0;
@@ -562,10 +561,12 @@ int rl_call_format(rl_engine *e, int format, int delivery, const char **json, si
     e->cap_armed = 0;
     if (rc != LUA_OK) {
         const char *msg = lua_tostring(e->L, -1);
-        if (rc == LUA_ERRMEM || e->mem_exceeded)
-            sb_set_error(e, RL_ERR_MEMORY, e->formats[format].file, 0, "memory limit exceeded while encoding format '%s'",
-                      e->formats[format].name);
-        else
+        if (e->tripped || rc == LUA_ERRMEM || e->mem_exceeded) {
+            int status = e->tripped ? e->tripped : RL_ERR_MEMORY;
+            char text[128];
+            sb_set_error(e, status, e->formats[format].file, e->formats[format].line, "%s while encoding format '%s'",
+                         sb_limit_message(e, status, text, sizeof text), e->formats[format].name);
+        } else
             sb_set_error(e, RL_ERR_RESULT, e->formats[format].file, e->formats[format].line, "format '%s' returned a value that cannot be sent: %s",
                       e->formats[format].name, msg ? msg : "?");
         lua_pop(e->L, 1);

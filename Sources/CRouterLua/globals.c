@@ -55,6 +55,7 @@ static void push_locked_proxy(lua_State *L, int idx) {
 static int sandbox_print(lua_State *L) {
     rl_engine *e = engine_of(L);
     int n = lua_gettop(L);
+    rl_work_ahead(L, (long long)n * 20);
     for (int i = 1; i <= n; i++) {
         size_t len;
         const char *s = luaL_tolstring(L, i, &len);
@@ -92,6 +93,7 @@ static int sandbox_xpcall(lua_State *L) {
 static int slack_escape(lua_State *L) {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
+    rl_work_ahead(L, (long long)len); /* a pass over the bytes (two when there is something to escape) */
     size_t i = 0;
     while (i < len && s[i] != '&' && s[i] != '<' && s[i] != '>') i++;
     if (i == len) {
@@ -144,6 +146,7 @@ int sb_open_globals(lua_State *L) {
     luaL_requiref(L, "_G", luaopen_base, 0);
     copy_fields(L, -1, base, base_names);
     lua_pop(L, 1);
+    sb_bound_base(L, base);
     lua_pushcfunction(L, sandbox_print);
     lua_setfield(L, base, "print");
     lua_pushcfunction(L, sandbox_xpcall);
@@ -161,6 +164,7 @@ int sb_open_globals(lua_State *L) {
     lua_setfield(L, -2, "gmatch");
     lua_pushcfunction(L, rl_str_gsub);
     lua_setfield(L, -2, "gsub");
+    sb_bound_string(L, -1);
     lua_pushliteral(L, "");
     if (lua_getmetatable(L, -1)) {
         lua_pushliteral(L, "locked");
@@ -173,6 +177,7 @@ int sb_open_globals(lua_State *L) {
     lua_pop(L, 1);
 
     luaL_requiref(L, "table", luaopen_table, 0);
+    sb_bound_table(L, -1);
     push_locked_proxy(L, -1);
     lua_setfield(L, base, "table");
     lua_pop(L, 1);
@@ -181,6 +186,7 @@ int sb_open_globals(lua_State *L) {
     lua_setfield(L, base, "math");
     lua_pop(L, 1);
     luaL_requiref(L, "utf8", luaopen_utf8, 0);
+    sb_bound_utf8(L, -1);
     push_locked_proxy(L, -1);
     lua_setfield(L, base, "utf8");
     lua_pop(L, 1);
@@ -188,6 +194,7 @@ int sb_open_globals(lua_State *L) {
     luaL_requiref(L, "os", luaopen_os, 0);
     lua_createtable(L, 0, 3);
     copy_fields(L, -2, -1, os_names);
+    sb_bound_os(L, -1);
     push_locked_proxy(L, -1);
     lua_setfield(L, base, "os");
     lua_pop(L, 2);

@@ -146,6 +146,7 @@ static int p_load(lua_State *L) {
         return 0;
     }
     e->fields_named |= sb_named_fields(a->source, a->len);
+    sb_reset_limits(e); /* compiling and running the file's main chunk happen under the limits of one event */
     e->cap_armed = 1;
     int rc = luaL_loadbufferx(L, a->source, a->len, a->chunkname, "t");
     e->cap_armed = 0;
@@ -180,7 +181,6 @@ static int p_load(lua_State *L) {
     lua_pushvalue(L, -1);
     rf->ref_chunk = luaL_ref(L, LUA_REGISTRYINDEX);
     e->nfiles++;
-    sb_reset_limits(e);
     int st = sb_call_rule(e, 0, 1, file);
     if (st != RL_OK) {
         a->status = st;
@@ -222,7 +222,10 @@ static int p_load(lua_State *L) {
 int rl_load(rl_engine *e, const char *chunkname, const char *source, size_t len) {
     load_args a = {chunkname, source, len, RL_OK};
     sb_clear_error(e);
-    if (sb_run_protected(e, p_load, &a, -1, "while loading a rule file") != RL_OK) return RL_ERR_MEMORY;
+    e->loading = 1;
+    int rc = sb_run_protected(e, p_load, &a, -1, "while loading a rule file");
+    e->loading = 0;
+    if (rc != RL_OK) return RL_ERR_MEMORY;
     lua_gc(e->L, LUA_GCCOLLECT);
     return a.status;
 }

@@ -1,10 +1,12 @@
 /*
  * JSON <-> Lua conversion for the sandbox (see include/lua_json.h).
  *
- * Memory: everything goes through the state's allocator (tables, strings, and the encoder's scratch buffer, which is
- * a userdata with __gc), so a sandbox memory cap applies and nothing leaks when a Lua error unwinds through here.
+ * Memory: everything goes through the state's allocator (tables, strings, the decoder's parse tape and the encoder's
+ * scratch buffer, both owned by a userdata with __gc), so a sandbox memory cap applies and nothing leaks when a Lua
+ * error unwinds through here. Time: both directions charge the sandbox's work meter (limits.c) per value and per byte.
  */
 #include "lua_json.h"
+#include "sandbox_internal.h"
 
 #include <locale.h>
 #include <math.h>
@@ -28,6 +30,25 @@ static int null_tostring(lua_State *L) {
     return 1;
 }
 
+/* Work units (limits.c): per value converted, and the parse per input byte (an upper bound: dense arrays of small
+ * numbers, a tape node every two bytes). */
+#define RL_JSON_WORK_VALUE 40
+#define RL_JSON_WORK_PARSE_BYTE 4
+
+/* The state's allocator, called directly (for blocks that are not Lua objects). Lua itself answers a refusal with an
+ * emergency collection and a retry; a direct caller must do the same, or garbage still waiting for the collector
+ * would look like a full heap. */
+static void *lj_alloc(lua_State *L, void *p, size_t osize, size_t nsize) {
+    void *ud;
+    lua_Alloc f = lua_getallocf(L, &ud);
+    void *q = f(ud, p, osize, nsize);
+    if (q == NULL && nsize > 0) {
+        lua_gc(L, LUA_GCCOLLECT);
+        q = f(ud, p, osize, nsize);
+    }
+    return q;
+}
+
 typedef struct {
     char *p;
     size_t len, cap;
@@ -45,9 +66,21 @@ static int outbox_gc(lua_State *L) {
     return 0;
 }
 
+/* The decoder's document and the allocator it was parsed with (the document frees itself through it). */
 typedef struct {
     rj_doc *doc;
+    lua_State *L;
 } rl_docbox;
+
+static void *docbox_alloc(void *ud, void *p, size_t osize, size_t nsize) {
+    rl_docbox *box = (rl_docbox *)ud;
+    if (nsize == 0) {
+        void *aud;
+        lua_Alloc f = lua_getallocf(box->L, &aud);
+        return f(aud, p, osize, 0);
+    }
+    return lj_alloc(box->L, p, osize, nsize);
+}
 
 static int docbox_gc(lua_State *L) {
     rl_docbox *d = (rl_docbox *)lua_touserdata(L, 1);
@@ -132,6 +165,7 @@ static void push_node(rl_decoder *d, uint32_t i) {
     lua_State *L = d->L;
     const rj_doc *doc = d->doc;
     const rj_node *n = rj_at(doc, i);
+    rl_work(L, RL_JSON_WORK_VALUE + (n->type == RJ_STRING ? (long long)n->len : 0));
     switch (n->type) {
     case RJ_NULL: lua_pushvalue(L, d->null_idx); break;
     case RJ_FALSE: lua_pushboolean(L, 0); break;
@@ -195,13 +229,17 @@ static int json_decode(lua_State *L) {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
     lua_settop(L, 1);
+    rl_work_ahead(L, (long long)len * RL_JSON_WORK_PARSE_BYTE);
     /* The document is owned by a userdata so that an error while building tables cannot leak it. */
     rl_docbox *box = (rl_docbox *)lua_newuserdatauv(L, sizeof(rl_docbox), 0);
     box->doc = NULL;
+    box->L = L;
     luaL_setmetatable(L, RL_JSON_DOCBOX_KEY);
     rj_error err;
-    box->doc = rj_parse(s, len, RL_JSON_DECODE_MAX_DEPTH, &err);
+    box->doc = rj_parse_with(s, len, RL_JSON_DECODE_MAX_DEPTH, &err, docbox_alloc, box);
     if (!box->doc) {
+        /* a limit the allocator hit while parsing ends the event here, as what it is */
+        if (engine_of(L)->tripped || engine_of(L)->mem_exceeded) sb_work_check(L, 0);
         return luaL_error(L, "json.decode: line %d, column %d: %s", (int)err.line, (int)err.column, err.message);
     }
     rl_push_json(L, box->doc, 0);
@@ -237,9 +275,7 @@ static void out_reserve(rl_encoder *e, size_t extra) {
         }
         cap = next;
     }
-    void *ud;
-    lua_Alloc f = lua_getallocf(e->L, &ud);
-    char *p = (char *)f(ud, o->p, o->p ? o->cap : 0, cap);
+    char *p = (char *)lj_alloc(e->L, o->p, o->p ? o->cap : 0, cap);
     if (!p) luaL_error(e->L, "json.encode: not enough memory");
     o->p = p;
     o->cap = cap;
@@ -258,6 +294,7 @@ static inline void out_char(rl_encoder *e, char c) {
 
 static void encode_string(rl_encoder *e, const char *s, size_t n) {
     static const char hex[] = "0123456789abcdef";
+    rl_work_ahead(e->L, (long long)n);
     out_reserve(e, n + 2);
     out_char(e, '"');
     size_t run = 0;
@@ -433,7 +470,12 @@ static void encode_table(rl_encoder *e, int t) {
             keys[count].len = kl;
             count++;
         }
-        if (count > 1) qsort(keys, count, sizeof(rl_key), key_cmp);
+        if (count > 1) {
+            long long log2 = 1;
+            while (((size_t)1 << log2) < count) log2++;
+            rl_work_ahead(L, (long long)count * log2 * 20);
+            qsort(keys, count, sizeof(rl_key), key_cmp);
+        }
         out_char(e, '{');
         for (size_t i = 0; i < count; i++) {
             if (i) out_char(e, ',');
@@ -452,6 +494,7 @@ static void encode_table(rl_encoder *e, int t) {
 
 static void encode_value(rl_encoder *e, int idx) {
     lua_State *L = e->L;
+    rl_work(L, RL_JSON_WORK_VALUE);
     switch (lua_type(L, idx)) {
     case LUA_TNIL: out_bytes(e, "null", 4); break;
     case LUA_TBOOLEAN:
@@ -486,11 +529,10 @@ static void encode_value(rl_encoder *e, int idx) {
     }
 }
 
-void rl_json_encode(lua_State *L, int idx, luaL_Buffer *b) {
+void rl_json_encode(lua_State *L, int idx) {
     idx = lua_absindex(L, idx);
     rl_json_ensure(L);
     luaL_checkstack(L, 8, "json.encode: stack overflow");
-    /* Work above the caller's buffer slot (never below it: it may be a to-be-closed slot that must not move). */
     rl_outbox *out = (rl_outbox *)lua_newuserdatauv(L, sizeof(rl_outbox), 0);
     out->p = NULL;
     out->len = out->cap = 0;
@@ -504,27 +546,19 @@ void rl_json_encode(lua_State *L, int idx, luaL_Buffer *b) {
     e.array_idx = lua_gettop(L);
     e.depth = 0;
     encode_value(&e, idx);
-    lua_pop(L, 2); /* [.. bufslot outbox] */
-    /* The caller's buffer slot may be a to-be-closed box that must not move: hand the text over with luaL_addvalue,
-     * the one buffer operation that takes a value pushed above the slot. */
-    lua_pushlstring(L, out->p ? out->p : "", out->len); /* [.. bufslot outbox text] */
-    void *ud;
-    lua_Alloc f = lua_getallocf(L, &ud);
-    if (out->p) f(ud, out->p, out->cap, 0); /* free eagerly; __gc would too */
+    lua_pop(L, 2); /* [.. outbox] */
+    lua_pushlstring(L, out->p ? out->p : "", out->len); /* [.. outbox text] */
+    if (out->p) lj_alloc(L, out->p, out->cap, 0); /* free eagerly; __gc would too */
     out->p = NULL;
     out->len = out->cap = 0;
-    lua_remove(L, -2); /* [.. bufslot text] (removes a slot above the buffer's, which does not move) */
-    luaL_addvalue(b);
+    lua_remove(L, -2); /* [.. text] */
 }
 
 /* json.encode(v) */
 static int json_encode(lua_State *L) {
     luaL_checkany(L, 1);
     lua_settop(L, 1);
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    rl_json_encode(L, 1, &b);
-    luaL_pushresult(&b);
+    rl_json_encode(L, 1);
     return 1;
 }
 

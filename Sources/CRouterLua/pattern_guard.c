@@ -3,9 +3,14 @@
  *
  * Lua's own matcher (lstrlib.c) backtracks without bound inside C, where no count hook can interrupt it:
  * ("a"):rep(400):find(".-.-.-b$") runs for seconds. This file is the matcher of Lua 5.4.4 (lstrlib.c, pattern
- * matching section, unchanged apart from the marked lines) with one addition: every call of `match` counts a
- * step, and a call of find/match/gmatch/gsub that needs more steps than the sandbox's limit raises
- * "pattern too complex". The sandbox installs these as string.find/match/gmatch/gsub.
+ * matching section, unchanged apart from the lines marked ROUTER) with two additions:
+ * - every call of `match` counts a step, and a call of find/match/gmatch/gsub that needs more steps than the
+ *   sandbox's limit raises "pattern too complex";
+ * - the work that is not a step is charged to the sandbox's work meter (limits.c), so the wall-clock limit ends a
+ *   call that is cheap in steps and expensive in bytes: every pattern item tried (a literal of 50,000 characters
+ *   tried at each of 100,000 positions is 5 * 10^9 items in one step each), the bytes a %b, a repetition, a
+ *   back-reference or a plain find scans, and the replacement text gsub copies.
+ * The sandbox installs these as string.find/match/gmatch/gsub.
  *
  * Lua 5.4.4, Copyright (C) 1994-2022 Lua.org, PUC-Rio. Permission is hereby granted, free of charge, to any person
  * obtaining a copy of this software and associated documentation files (the "Software"), to deal in the Software
@@ -93,6 +98,7 @@ static const char *classend (MatchState *ms, const char *p) {
       return p+1;
     }
     case '[': {
+      const char *from = p;  /* ROUTER */
       if (*p == '^') p++;
       do {  /* look for a ']' */
         if (l_unlikely(p == ms->p_end))
@@ -100,6 +106,7 @@ static const char *classend (MatchState *ms, const char *p) {
         if (*(p++) == L_ESC && p < ms->p_end)
           p++;  /* skip escapes (e.g. '%]') */
       } while (*p != ']');
+      rl_work(ms->L, (p - from) / 2);  /* ROUTER: a long class is scanned each time it is tried */
       return p+1;
     }
     default: {
@@ -161,7 +168,7 @@ static int singlematch (MatchState *ms, const char *s, const char *p,
     switch (*p) {
       case '.': return 1;  /* matches any char */
       case L_ESC: return match_class(c, uchar(*(p+1)));
-      case '[': return matchbracketclass(c, p, ep-1);
+      case '[': rl_work(ms->L, (ep - p) / 2); return matchbracketclass(c, p, ep-1);  /* ROUTER: charged */
       default:  return (uchar(*p) == c);
     }
   }
@@ -174,15 +181,17 @@ static const char *matchbalance (MatchState *ms, const char *s,
     luaL_error(ms->L, "malformed pattern (missing arguments to '%%b')");
   if (*s != *p) return NULL;
   else {
+    const char *from = s;  /* ROUTER */
     int b = *p;
     int e = *(p+1);
     int cont = 1;
     while (++s < ms->src_end) {
       if (*s == e) {
-        if (--cont == 0) return s+1;
+        if (--cont == 0) { rl_work(ms->L, s - from); return s+1; }  /* ROUTER */
       }
       else if (*s == b) cont++;
     }
+    rl_work(ms->L, s - from);  /* ROUTER */
   }
   return NULL;  /* string ends out of balance */
 }
@@ -193,6 +202,7 @@ static const char *max_expand (MatchState *ms, const char *s,
   ptrdiff_t i = 0;  /* counts maximum expand for item */
   while (singlematch(ms, s + i, p, ep))
     i++;
+  rl_work(ms->L, 2 * i);  /* ROUTER */
   /* keeps trying to match with the maximum repetitions */
   while (i>=0) {
     const char *res = match(ms, (s+i), ep+1);
@@ -245,6 +255,7 @@ static const char *match_capture (MatchState *ms, const char *s, int l) {
   size_t len;
   l = check_capture(ms, l);
   len = ms->capture[l].len;
+  rl_work(ms->L, 4 + (long long)(len / 8));  /* ROUTER */
   if ((size_t)(ms->src_end-s) >= len &&
       memcmp(ms->capture[l].init, s, len) == 0)
     return s+len;
@@ -257,7 +268,9 @@ static const char *match (MatchState *ms, const char *s, const char *p) {
     luaL_error(ms->L, "pattern too complex (nested too deeply)");
   if (l_unlikely(ms->steps-- <= 0))  /* ROUTER: step budget */
     luaL_error(ms->L, "pattern too complex: more than %I matching steps (sandbox limit)", (LUAI_UACINT)rl_pattern_step_limit(ms->L));
+  rl_work(ms->L, 12);  /* ROUTER: the call */
   init: /* using goto's to optimize tail recursion */
+  rl_work(ms->L, 4);  /* ROUTER: each pattern item tried */
   if (p != ms->p_end) {  /* end of pattern? */
     switch (*p) {
       case '(': {  /* start capture */
@@ -292,6 +305,7 @@ static const char *match (MatchState *ms, const char *s, const char *p) {
             if (l_unlikely(*p != '['))
               luaL_error(ms->L, "missing '[' after '%%f' in pattern");
             ep = classend(ms, p);  /* points to what is next */
+            rl_work(ms->L, ep - p);  /* ROUTER: the class is scanned twice below */
             previous = (s == ms->src_init) ? '\0' : *(s - 1);
             if (!matchbracketclass(uchar(previous), p, ep - 1) &&
                matchbracketclass(uchar(*s), p, ep - 1)) {
@@ -357,8 +371,8 @@ static const char *match (MatchState *ms, const char *s, const char *p) {
 
 
 
-static const char *lmemfind (const char *s1, size_t l1,
-                               const char *s2, size_t l2) {
+static const char *lmemfind (lua_State *L, const char *s1, size_t l1,
+                               const char *s2, size_t l2) {  /* ROUTER: L, to charge the work */
   if (l2 == 0) return s1;  /* empty strings are everywhere */
   else if (l2 > l1) return NULL;  /* avoids a negative 'l1' */
   else {
@@ -366,6 +380,7 @@ static const char *lmemfind (const char *s1, size_t l1,
     l2--;  /* 1st char will be checked by 'memchr' */
     l1 = l1-l2;  /* 's2' cannot be found after that */
     while (l1 > 0 && (init = (const char *)memchr(s1, *s2, l1)) != NULL) {
+      rl_work(L, 4 + (init - s1) / 16 + (long long)(l2 / 8));  /* ROUTER: the scan and the comparison below */
       init++;   /* 1st char is already checked */
       if (memcmp(init, s2+1, l2) == 0)
         return init-1;
@@ -468,9 +483,10 @@ static int str_find_aux (lua_State *L, int find) {
     return 1;
   }
   /* explicit request or no special characters? */
+  rl_work_ahead(L, (long long)(lp / 4));  /* ROUTER: the pattern is scanned for specials */
   if (find && (lua_toboolean(L, 4) || nospecials(p, lp))) {
     /* do a plain search */
-    const char *s2 = lmemfind(s + init, ls - init, p, lp);
+    const char *s2 = lmemfind(L, s + init, ls - init, p, lp);  /* ROUTER: L */
     if (s2) {
       lua_pushinteger(L, (s2 - s) + 1);
       lua_pushinteger(L, (s2 - s) + lp);
@@ -563,6 +579,7 @@ static void add_s (MatchState *ms, luaL_Buffer *b, const char *s,
   lua_State *L = ms->L;
   const char *news = lua_tolstring(L, 3, &l);
   const char *p;
+  rl_work(L, 4 + (long long)(l + (size_t)(e - s)) / 8);  /* ROUTER: the replacement copied */
   while ((p = (char *)memchr(news, L_ESC, l)) != NULL) {
     luaL_addlstring(b, news, p - news);
     p++;  /* skip ESC */

@@ -3,15 +3,16 @@
 /*
  * What the sandbox's files share. The files, by concern:
  *   engine.c       creating and freeing an engine, errors and their location (the message handler), protected calls
- *   limits.c       the limits: the heap cap (allocator), the instruction budget and the wall clock (count hook), and
- *                  rule calls under them
+ *   limits.c       every limit in one place: the heap cap (allocator), the instruction budget and the wall clock
+ *                  (count hook), the work meter C functions charge, and rule calls under them
  *   globals.c      the locked globals: the allow-listed base library, read-only library proxies, print, xpcall,
  *                  slack.escape
+ *   bounded.c      the library functions whose cost grows with their arguments, charging the work meter
  *   view.c         the finding view f and ctx
  *   snapshot.c     which rule files can keep state, and the snapshot that puts it back before each event
  *   load.c         compiling and checking a rule file
  *   calls.c        events and the rule calls (filter, route and its deliveries, format)
- *   pattern_guard.c  Lua's pattern matcher with a step budget
+ *   pattern_guard.c  Lua's pattern matcher with a step budget and work charges
  *   lua_json.c     json.encode / json.decode and the lazy f.detail
  */
 #include <lua.h>
@@ -22,7 +23,12 @@
 
 #define RL_MAX_FILES 256
 #define RL_MAX_FORMATS 512
-#define RL_HOOK_INTERVAL 1000
+/* limits.c: see its header comment */
+#define RL_HOOK_INTERVAL 1000          /* instructions between two hook calls (outside careful mode) */
+#define RL_WORK_SLICE (1LL << 20)      /* work units (about a nanosecond each) between two clock reads */
+#define RL_BIG_BLOCK (64 * 1024)       /* an allocation this big is work ahead: the clock is read first */
+#define RL_NS_PER_BIG_BYTE 1.0         /* what filling one byte of such a block may cost */
+#define RL_BIG_STRING (16 * 1024)      /* a string this long makes one comparison or conversion costly */
 #define RL_OUTPUT_MAX 8192
 #define RL_CHUNKNAME_MAX 512
 
@@ -55,12 +61,18 @@ struct rl_engine {
     int cap_armed;
     int mem_exceeded;
     size_t mem_refused;       /* size of the last refused request */
+    size_t mem_string_refused; /* a string refused for its length alone (0: none) */
 
-    /* hook */
+    /* hook and work meter */
     long long instr_used;
-    int hook_count;
+    int hook_count;           /* the interval the hook is set to */
     double deadline;
-    int tripped;              /* RL_ERR_INSTRUCTIONS / RL_ERR_TIMEOUT once a limit is hit, sticky for the event */
+    int tripped;              /* the rl_status of the limit that ended the event (0 until then), sticky */
+    long long work_credit;    /* work units left before the meter reads the clock */
+    int careful;              /* the event holds a big string: the hook runs after every instruction */
+    int loading;              /* a rule file is being loaded */
+    int big_strings_at_load;  /* loading created a big string (rule state may keep it): every event is careful */
+    int trip_file, trip_line; /* where the allocator refused (memory errors run no message handler) */
 
     rl_file files[RL_MAX_FILES];
     int nfiles;
@@ -119,6 +131,9 @@ struct rl_engine {
 
 static inline rl_engine *engine_of(lua_State *L) { return *(rl_engine **)lua_getextraspace(L); }
 
+/* The longest string rule code may create: a quarter of the heap cap. */
+static inline size_t sb_max_string(const rl_engine *e) { return e->limits.memory_bytes / 4; }
+
 static inline double monotonic_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -135,10 +150,35 @@ int sb_run_protected(rl_engine *e, lua_CFunction fn, void *args, int file, const
 void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
 void sb_reset_limits(rl_engine *e);
 int sb_call_rule(rl_engine *e, int nargs, int nresults, int file);
+const char *sb_limit_message(rl_engine *e, int status, char *buf, size_t size);
+/* Reads the clock (the credit ran out); raises the limit when the deadline has passed or cannot be met with `ahead`
+ * more units of work, or when a limit was already hit. Does nothing outside rule code. */
+void sb_work_check(lua_State *L, long long ahead);
+/* Raises the memory limit when rule code is about to build a string longer than one may be. */
+void sb_check_string_length(lua_State *L, size_t len);
+
+/* The work meter (see limits.c): C functions rules can reach charge what they did (rl_work) or are about to do
+ * (rl_work_ahead: a call that cannot finish before the deadline ends before it starts), in units of about a
+ * nanosecond. Either may raise the time limit (a Lua error), so call them where a Lua error may be raised. */
+static inline void rl_work(lua_State *L, long long units) {
+    rl_engine *e = engine_of(L);
+    if ((e->work_credit -= units) < 0) sb_work_check(L, 0);
+}
+static inline void rl_work_ahead(lua_State *L, long long units) {
+    rl_engine *e = engine_of(L);
+    if ((e->work_credit -= units) < 0) sb_work_check(L, units);
+}
 
 /* globals.c */
 int sb_locked_newindex(lua_State *L);
 int sb_open_globals(lua_State *L);
+
+/* bounded.c: Lua's library functions made to charge the work meter, installed into the library table at `table` */
+void sb_bound_string(lua_State *L, int table);
+void sb_bound_table(lua_State *L, int table);
+void sb_bound_utf8(lua_State *L, int table);
+void sb_bound_os(lua_State *L, int table);
+void sb_bound_base(lua_State *L, int table);
 
 /* view.c */
 int sb_fields_consistent(void);

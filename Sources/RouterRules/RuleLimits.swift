@@ -5,7 +5,8 @@ public struct RuleLimits: Sendable, Equatable {
     public var instructions: Int = 10_000_000
     /// Wall-clock time per finding, in seconds.
     public var wallSeconds: Double = 0.25
-    /// Cap on the whole Lua heap (compiled rules included) while rule code runs, in bytes.
+    /// Cap on the whole Lua heap (compiled rules included) while rule code runs, in bytes. One string may hold at
+    /// most a quarter of it.
     public var memoryBytes: Int = 64 << 20
     /// Matching steps per call of `string.find/match/gsub` (or per `gmatch` step).
     public var patternSteps: Int = 1_000_000

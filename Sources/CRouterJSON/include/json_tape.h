@@ -38,12 +38,17 @@ enum {
     RJ_FLAG_INTEGER = 2, /* number literal has no fraction or exponent and fits in int64 */
 };
 
+/* An allocator with lua_Alloc's contract (nsize 0 frees; osize is the block's size when ptr is not NULL). */
+typedef void *(*rj_alloc_fn)(void *ud, void *ptr, size_t osize, size_t nsize);
+
 typedef struct rj_doc {
     char *buf;           /* private, NUL-terminated copy of the input */
     size_t buf_len;
     rj_node *nodes;
     uint32_t count;
     uint32_t capacity;
+    rj_alloc_fn alloc;   /* NULL: the C library's allocator */
+    void *alloc_ud;
 } rj_doc;
 
 typedef struct rj_error {
@@ -57,6 +62,9 @@ typedef struct rj_error {
  * or on input larger than 4 GiB. Accepts exactly one value surrounded by optional whitespace (RFC 8259);
  * a UTF-8 BOM at the start is skipped. Invalid UTF-8 inside strings is accepted (bytes are passed through). */
 rj_doc *rj_parse(const char *input, size_t len, uint32_t max_depth, rj_error *err);
+/* The same with every block of the document (its copy of the input and its tape) taken from `alloc` (a sandbox's
+ * allocator, so its heap cap counts them); "out of memory" when alloc refuses. */
+rj_doc *rj_parse_with(const char *input, size_t len, uint32_t max_depth, rj_error *err, rj_alloc_fn alloc, void *ud);
 void rj_free(rj_doc *doc);
 
 static inline const rj_node *rj_at(const rj_doc *doc, uint32_t i) { return &doc->nodes[i]; }

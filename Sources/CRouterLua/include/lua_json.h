@@ -21,12 +21,12 @@ void rl_json_open(lua_State *L);
  * strings -> Lua strings (unescaped). Depth is bounded by the parser. */
 void rl_push_json(lua_State *L, const rj_doc *doc, uint32_t node);
 
-/* Appends the JSON text of the Lua value at `idx` to `b`. nil and json.null -> null; booleans; integers as integers;
+/* Pushes the JSON text of the Lua value at `idx` (a string). nil and json.null -> null; booleans; integers as integers;
  * floats with up to 17 significant digits (integral floats without ".0" only if |x| < 2^53); strings escaped
  * (control chars as \u00XX, invalid UTF-8 passed through as is); tables: an array when it carries the array metatable
  * or when its keys are exactly 1..n with n >= 1, an object otherwise (keys must be strings: other keys raise
  * "cannot encode table key of type X"), objects' keys sorted byte-wise for deterministic output.
  * Raises on functions, userdata, threads, NaN/inf, cycles and depth > 32. */
-void rl_json_encode(lua_State *L, int idx, luaL_Buffer *b);
+void rl_json_encode(lua_State *L, int idx);
 
 #endif

@@ -11,9 +11,11 @@
  * can keep state (upvalues, tables they reach) has that state put back from a load-time snapshot before every
  * event, or, when there is too much of it, its main chunk runs anew for each event; either way nothing carries
  * from one event to the next. f's values are kept in a table that each event start rewrites.
- * Limits: an instruction budget (sticky count hook, so a pcall-wrapped loop cannot swallow it), a wall-clock
- * deadline checked from the same hook, a heap cap enforced by the allocator while rule code runs, and a step
- * budget for Lua patterns (pattern_guard.c).
+ * Limits (limits.c has the design): an instruction budget and a wall-clock deadline (a sticky count hook, so a
+ * pcall-wrapped loop cannot swallow them), a work meter that every library function whose cost grows with its
+ * arguments charges (so the deadline holds inside C calls too: patterns, string, table, utf8, os.date, json,
+ * slack.escape), a heap cap and a longest string enforced by the allocator while rule code runs, a hook after every
+ * instruction once an event holds big strings, and a step budget for Lua patterns (pattern_guard.c).
  *
  * Threading: an rl_engine is used by one thread at a time.
  */

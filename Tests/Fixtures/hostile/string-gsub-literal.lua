@@ -1,0 +1,5 @@
+-- expect: time. One gsub call: a 50,000-byte literal at each position.
+return { route = function(f)
+  local x = string.rep("a", 1e5):gsub(string.rep("a", 5e4) .. "b", "")
+  return { channel = "#x" }
+end }

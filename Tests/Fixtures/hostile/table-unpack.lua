@@ -1,0 +1,6 @@
+-- expect: time. table.unpack of 900,000 values, in a loop.
+return { route = function(f)
+  local t = { string.byte(string.rep("a", 9e5), 1, -1) }
+  for i = 1, 1e9 do local n = select("#", table.unpack(t)) end
+  return { channel = "#x" }
+end }
