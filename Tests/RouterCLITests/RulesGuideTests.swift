@@ -126,8 +126,8 @@ final class RulesGuideTests: XCTestCase {
         let metaURL = Paths.root.appendingPathComponent("rules/types/router.lua")
         let meta = try String(contentsOf: metaURL, encoding: .utf8)
         XCTAssertTrue(meta.hasPrefix("---@meta"), "rules/types/router.lua must start with ---@meta")
-        let sandbox = try String(contentsOf: Paths.root.appendingPathComponent("Sources/CRouterLua/sandbox.c"), encoding: .utf8)
-        let start = try XCTUnwrap(sandbox.range(of: "field_names[RL_FIELD_COUNT] = {"), "field_names not found in sandbox.c")
+        let sandbox = try String(contentsOf: Paths.root.appendingPathComponent("Sources/CRouterLua/view.c"), encoding: .utf8)
+        let start = try XCTUnwrap(sandbox.range(of: "field_names[RL_FIELD_COUNT] = {"), "field_names not found in view.c")
         let end = try XCTUnwrap(sandbox.range(of: "};", range: start.upperBound..<sandbox.endIndex))
         let names = sandbox[start.upperBound..<end.lowerBound].split(separator: "\"").enumerated()
             .filter { $0.offset % 2 == 1 }.map { String($0.element) }
