@@ -129,3 +129,12 @@ let package = Package(
         .testTarget(name: "RouterServerTests", dependencies: ["RouterServer", "RouterCore", "RouterDelivery", "RouterTestSupport"]),
     ]
 )
+
+// Fuzz targets (scripts/fuzz.sh): libFuzzer entry points without a main of their own, so they exist only in fuzz builds
+// (`ROUTER_FUZZ=1 swift build --sanitize=fuzzer ...`). The C targets of fuzz/ are built by the script with clang.
+if Context.environment["ROUTER_FUZZ"] == "1" {
+    package.targets += [
+        .executableTarget(name: "fuzz-input-reader", dependencies: ["RouterFinding"], path: "fuzz/input-reader"),
+        .executableTarget(name: "fuzz-slack-text", dependencies: ["RouterSlack"], path: "fuzz/slack-text"),
+    ]
+}

@@ -2,7 +2,9 @@
 # The whole test suite: system packages, a Python virtual environment with the independent Slack Block Kit
 # validator (PyPI slack-sdk), the CloudFormation linter (cfn-lint), an independent SNS signer (moto[server]), one
 # with the Lambda emulator (PyPI ministack), the Lambda package, then every Swift test (unit, sandbox, binary, Lambda
-# end to end and, when ../shared/corpus exists, the corpus checks).
+# end to end and, when ../shared/corpus exists, the corpus checks), then the tests of the C-heavy targets (JSON,
+# finding, rules, Slack) once more under AddressSanitizer and UndefinedBehaviorSanitizer, then every fuzz target for
+# ROUTER_FUZZ_SECONDS (default 20) each (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,3 +34,18 @@ scripts/package-lambda.sh
 
 swift build --build-tests
 swift test --skip-build --disable-swift-testing
+
+# The C-heavy targets' tests under AddressSanitizer and UndefinedBehaviorSanitizer for C, in a build of their own.
+# LeakSanitizer is off for this XCTest process: XCTest and Foundation never free their own objects at exit, and every
+# allocation's stack passes through them; leaks in the project's C are found by the fuzz targets below (libFuzzer
+# checks every input for leaks) and the JSON target's allocation count.
+export ASAN_OPTIONS=detect_leaks=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+sanitize=(--sanitize=address -Xcc -fsanitize=undefined -Xcc -fno-sanitize-recover=undefined --scratch-path .build-asan)
+swift build --build-tests "${sanitize[@]}"
+swift test --skip-build --disable-swift-testing "${sanitize[@]}" \
+  --filter 'RouterJSONTests|RouterFindingTests|RouterRulesTests|RouterSlackTests'
+
+# Every fuzz target for a short, bounded time, so they keep compiling and clean (scripts/fuzz.sh for longer runs).
+unset ASAN_OPTIONS
+scripts/fuzz.sh "${ROUTER_FUZZ_SECONDS:-20}"
