@@ -69,18 +69,26 @@ let package = Package(
             path: "Sources/RouterDelivery",
             exclude: ["QUEUE-CONTRACT.md"]
         ),
+        // Slack actions: a click's signature check, then the same rules (permit) and state, GuardDuty and Slack.
+        .target(
+            name: "RouterActions",
+            dependencies: [
+                "RouterDelivery", "RouterFinding", "RouterJSON", "RouterRules", "RouterSlack",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // The runtimes: the Lambda Runtime API client and handler (libcurl, no AWS SDK) and the HTTP server.
         .target(
             name: "RouterLambda",
             dependencies: [
-                "RouterCore", "RouterDelivery", "RouterFinding", "RouterJSON",
+                "RouterActions", "RouterCore", "RouterDelivery", "RouterFinding", "RouterJSON",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "RouterServer",
             dependencies: [
-                "RouterCore", "RouterDelivery", "RouterFinding", "RouterJSON",
+                "RouterActions", "RouterCore", "RouterDelivery", "RouterFinding", "RouterJSON",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -125,6 +133,7 @@ let package = Package(
         // Helpers the test targets share (moto_server and other loopback helper processes).
         .target(name: "RouterTestSupport", dependencies: ["RouterDelivery"], path: "Tests/TestSupport"),
         .testTarget(name: "RouterDeliveryTests", dependencies: ["RouterDelivery", "RouterSlack", "CCurl", "CCurlShim", "RouterTestSupport"]),
+        .testTarget(name: "RouterActionsTests", dependencies: ["RouterActions", "RouterCore", "RouterDelivery", "RouterTestSupport"]),
         .testTarget(name: "RouterLambdaTests", dependencies: ["RouterLambda", "RouterCore", "RouterDelivery"]),
         .testTarget(name: "RouterServerTests", dependencies: ["RouterServer", "RouterCore", "RouterDelivery", "RouterTestSupport"]),
     ]

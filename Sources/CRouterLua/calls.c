@@ -268,6 +268,49 @@ static int add_mention(rl_engine *e, lua_State *L, int idx) {
     return 1;
 }
 
+static const char *const action_names[] = {"ack", "archive", "useful", "not_useful", "suppress", NULL};
+static const char *const suppress_names[] = {"type", "account", "region", "resource", "action_type", NULL};
+
+#define RL_DELIVERY_KEYS "channel, mention, format, to, continue, on_update, actions, suppress_by"
+
+/* Reads a string or an array of strings, each one of `names`, into bits (1 << index). Returns 0, or 1 when the value
+ * has the wrong shape, or 2 when a string is not one of the names (*bad: that string; it stays valid while the value
+ * at idx does). */
+static int read_names(lua_State *L, int idx, const char *const *names, unsigned *bits, const char **bad) {
+    idx = lua_absindex(L, idx);
+    *bits = 0;
+    lua_Integer n = 1;
+    if (lua_type(L, idx) == LUA_TTABLE) {
+        n = (lua_Integer)lua_rawlen(L, idx);
+        int count = 0;
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
+            count++;
+            lua_pop(L, 1);
+        }
+        if (count != n) return 1;
+    } else if (lua_type(L, idx) != LUA_TSTRING) {
+        return 1;
+    }
+    for (lua_Integer j = 1; j <= n; j++) {
+        int owned = lua_type(L, idx) == LUA_TTABLE;
+        if (owned && lua_rawgeti(L, idx, j) != LUA_TSTRING) {
+            lua_pop(L, 1);
+            return 1;
+        }
+        const char *name = lua_tostring(L, owned ? -1 : idx);
+        int k = 0;
+        while (names[k] && strcmp(names[k], name) != 0) k++;
+        if (owned) lua_pop(L, 1); /* the string stays alive: the table holds it */
+        if (!names[k]) {
+            *bad = name;
+            return 2;
+        }
+        *bits |= 1u << k;
+    }
+    return 0;
+}
+
 /* Reads the delivery table at idx into e->deliveries. Returns RL_OK or RL_ERR_RESULT with the error set. */
 static int read_delivery(rl_engine *e, int idx, int file, int line, int position) {
     lua_State *L = e->L;
@@ -293,7 +336,7 @@ static int read_delivery(rl_engine *e, int idx, int file, int line, int position
     while (lua_next(L, idx)) {
         if (lua_type(L, -2) != LUA_TSTRING) {
             sb_set_error(e, RL_ERR_RESULT, file, line,
-                      "%s has a %s key; allowed keys: channel, mention, format, to, continue, on_update", RL_WHERE(),
+                      "%s has a %s key; allowed keys: " RL_DELIVERY_KEYS, RL_WHERE(),
                       luaL_typename(L, -2));
             lua_pop(L, 2);
             e->nmentions = first_mention;
@@ -313,6 +356,21 @@ static int read_delivery(rl_engine *e, int idx, int file, int line, int position
                 else if (k[0] == 'f') { d.format = s; d.format_len = len; }
                 else if (k[0] == 'o') { d.on_update = s; d.on_update_len = len; }
                 else { d.to = s; d.to_len = len; }
+            }
+        } else if (strcmp(k, "actions") == 0 || strcmp(k, "suppress_by") == 0) {
+            int acts = k[0] == 'a';
+            const char *bad = NULL;
+            int r = read_names(L, -1, acts ? action_names : suppress_names, acts ? &d.actions : &d.suppress_by, &bad);
+            if (r == 1) {
+                want = "a string or an array of strings";
+            } else if (r == 2) {
+                sb_set_error(e, RL_ERR_RESULT, file, line, "%s: '%s' has unknown %s '%s' (allowed: %s)", RL_WHERE(), k,
+                             acts ? "action" : "criterion", bad,
+                             acts ? "ack, archive, useful, not_useful, suppress"
+                                  : "type, account, region, resource, action_type");
+                lua_pop(L, 2);
+                e->nmentions = first_mention;
+                return RL_ERR_RESULT;
             }
         } else if (strcmp(k, "continue") == 0) {
             if (t != LUA_TBOOLEAN) want = "a boolean";
@@ -340,7 +398,7 @@ static int read_delivery(rl_engine *e, int idx, int file, int line, int position
             }
         } else {
             sb_set_error(e, RL_ERR_RESULT, file, line,
-                      "%s has unknown key '%s'; allowed keys: channel, mention, format, to, continue, on_update", RL_WHERE(), k);
+                      "%s has unknown key '%s'; allowed keys: " RL_DELIVERY_KEYS, RL_WHERE(), k);
             lua_pop(L, 2);
             e->nmentions = first_mention;
             return RL_ERR_RESULT;
@@ -451,6 +509,83 @@ const char *rl_delivery_mention(const rl_engine *e, int index, int mention, size
     return r->s;
 }
 
+typedef struct permit_args {
+    int file;
+    const char *action, *user_id, *user_name, *team;
+    int verdict;
+    const char *reason;
+    size_t reason_len;
+    int status;
+} permit_args;
+
+static int p_permit(lua_State *L) {
+    permit_args *a = (permit_args *)lua_touserdata(L, 1);
+    rl_engine *e = engine_of(L);
+    if ((a->status = push_rule_call(e, a->file, "permit", LUA_NOREF)) != RL_OK) return 0;
+    /* (function f ctx) -> (function action user f ctx) */
+    lua_pushstring(L, a->action);
+    lua_insert(L, -3);
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, a->user_id ? a->user_id : "");
+    lua_setfield(L, -2, "id");
+    if (a->user_name) {
+        lua_pushstring(L, a->user_name);
+        lua_setfield(L, -2, "name");
+    }
+    if (a->team) {
+        lua_pushstring(L, a->team);
+        lua_setfield(L, -2, "team");
+    }
+    lua_insert(L, -3);
+    int line = e->files[a->file].permit_line;
+    int base = lua_gettop(L) - 5;
+    int st = sb_call_rule(e, 4, LUA_MULTRET, a->file);
+    if (st != RL_OK) {
+        lua_settop(L, base);
+        a->status = st;
+        return 0;
+    }
+    int n = lua_gettop(L) - base;
+    int t = n == 0 ? LUA_TNIL : lua_type(L, base + 1);
+    if (t != LUA_TBOOLEAN && t != LUA_TNIL) {
+        sb_set_error(e, RL_ERR_RESULT, a->file, line,
+                     "permit must return true (allowed), false (denied) or nil (no opinion), optionally followed by a "
+                     "reason string; it returned %s",
+                     luaL_typename(L, base + 1));
+        lua_settop(L, base);
+        a->status = RL_ERR_RESULT;
+        return 0;
+    }
+    a->verdict = t == LUA_TNIL ? -1 : lua_toboolean(L, base + 1);
+    a->reason = NULL;
+    if (n >= 2 && !lua_isnil(L, base + 2)) {
+        if (lua_type(L, base + 2) != LUA_TSTRING) {
+            sb_set_error(e, RL_ERR_RESULT, a->file, line,
+                         "permit's second return value (the reason) must be a string, not %s",
+                         luaL_typename(L, base + 2));
+            lua_settop(L, base);
+            a->status = RL_ERR_RESULT;
+            return 0;
+        }
+        anchor(e, base + 2);
+        a->reason = lua_tolstring(L, base + 2, &a->reason_len);
+    }
+    lua_settop(L, base);
+    a->status = RL_OK;
+    return 0;
+}
+
+int rl_call_permit(rl_engine *e, int file, const char *action, const char *user_id, const char *user_name,
+                   const char *team, int *verdict, const char **reason, size_t *reason_len) {
+    sb_clear_error(e);
+    permit_args a = {file, action, user_id, user_name, team, -1, NULL, 0, RL_OK};
+    if (sb_run_protected(e, p_permit, &a, file, "in a permit call") != RL_OK) return RL_ERR_MEMORY;
+    *verdict = a.verdict;
+    *reason = a.reason;
+    *reason_len = a.reason_len;
+    return a.status;
+}
+
 typedef struct format_args {
     int format;
     int delivery;
@@ -503,6 +638,14 @@ static int p_format(lua_State *L) {
             lua_rawseti(L, -2, j + 1);
         }
         lua_setfield(L, -2, "mention");
+        lua_createtable(L, 5, 0);
+        int n = 0;
+        for (int j = 0; action_names[j]; j++) {
+            if (!(d->actions & (1u << j))) continue;
+            lua_pushstring(L, action_names[j]);
+            lua_rawseti(L, -2, ++n);
+        }
+        lua_setfield(L, -2, "actions");
     }
     int base = lua_gettop(L) - 4;
     int st = sb_call_rule(e, 3, 1, fm->file);

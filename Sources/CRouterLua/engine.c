@@ -174,6 +174,8 @@ int rl_file_has_filter(const rl_engine *e, int f) { return e->files[f].has_filte
 int rl_file_has_route(const rl_engine *e, int f) { return e->files[f].has_route; }
 int rl_file_filter_line(const rl_engine *e, int f) { return e->files[f].filter_line; }
 int rl_file_route_line(const rl_engine *e, int f) { return e->files[f].route_line; }
+int rl_file_has_permit(const rl_engine *e, int f) { return e->files[f].has_permit; }
+int rl_file_permit_line(const rl_engine *e, int f) { return e->files[f].permit_line; }
 int rl_format_count(const rl_engine *e) { return e->nformats; }
 const char *rl_format_name(const rl_engine *e, int k) { return e->formats[k].name; }
 int rl_format_file(const rl_engine *e, int k) { return e->formats[k].file; }

@@ -31,7 +31,7 @@ static int check_file_table(rl_engine *e, int idx, int file, const char *display
     idx = lua_absindex(L, idx);
     if (lua_type(L, idx) != LUA_TTABLE) {
         sb_set_error(e, RL_ERR_RESULT, file, 0,
-                  "%s must return a table with 'filter', 'route' and/or 'formats' (it returned %s)", display,
+                  "%s must return a table with 'filter', 'route', 'permit' and/or 'formats' (it returned %s)", display,
                   luaL_typename(L, idx));
         return RL_ERR_RESULT;
     }
@@ -39,13 +39,13 @@ static int check_file_table(rl_engine *e, int idx, int file, const char *display
     while (lua_next(L, idx)) {
         if (lua_type(L, -2) != LUA_TSTRING) {
             sb_set_error(e, RL_ERR_RESULT, file, 0,
-                      "%s returned a table with a %s key (allowed keys: filter, route, formats)", display,
+                      "%s returned a table with a %s key (allowed keys: filter, route, permit, formats)", display,
                       luaL_typename(L, -2));
             lua_pop(L, 2);
             return RL_ERR_RESULT;
         }
         const char *k = lua_tostring(L, -2);
-        if (strcmp(k, "filter") == 0 || strcmp(k, "route") == 0) {
+        if (strcmp(k, "filter") == 0 || strcmp(k, "route") == 0 || strcmp(k, "permit") == 0) {
             if (lua_type(L, -1) != LUA_TFUNCTION) {
                 sb_set_error(e, RL_ERR_RESULT, file, 0, "'%s' must be a function, not %s", k, luaL_typename(L, -1));
                 lua_pop(L, 2);
@@ -56,6 +56,9 @@ static int check_file_table(rl_engine *e, int idx, int file, const char *display
                 if (k[0] == 'f') {
                     e->files[file].has_filter = 1;
                     e->files[file].filter_line = line;
+                } else if (k[0] == 'p') {
+                    e->files[file].has_permit = 1;
+                    e->files[file].permit_line = line;
                 } else {
                     e->files[file].has_route = 1;
                     e->files[file].route_line = line;
@@ -118,7 +121,7 @@ static int check_file_table(rl_engine *e, int idx, int file, const char *display
                 lua_pop(L, 1);
             }
         } else {
-            sb_set_error(e, RL_ERR_RESULT, file, 0, "%s returned a table with unknown key '%s' (allowed: filter, route, formats)",
+            sb_set_error(e, RL_ERR_RESULT, file, 0, "%s returned a table with unknown key '%s' (allowed: filter, route, permit, formats)",
                       display, k);
             lua_pop(L, 2);
             return RL_ERR_RESULT;

@@ -35,8 +35,8 @@
 typedef struct rl_file {
     char chunkname[RL_CHUNKNAME_MAX];
     int ref_chunk;            /* the compiled main chunk */
-    int has_filter, has_route;
-    int filter_line, route_line;
+    int has_filter, has_route, has_permit;
+    int filter_line, route_line, permit_line;
     int stateless;            /* its functions can keep nothing between events: the load-time instance is reused */
     int ref_filter, ref_route; /* its functions, when they can never change (else LUA_NOREF: looked up per call) */
 } rl_file;

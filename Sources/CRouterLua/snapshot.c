@@ -37,14 +37,14 @@ static int function_is_stateless(rl_engine *e, int idx) {
     }
 }
 
-/* A rule file whose table holds only such functions (filter, route, formats.*) keeps no state between events, so
+/* A rule file whose table holds only such functions (filter, route, permit, formats.*) keeps no state between events, so
  * its instance from load time is reused instead of running the file anew for every finding. Any other upvalue (a
  * local table, counter or helper function of the file) makes it run anew per event, which is what guarantees that
  * one finding never sees what a previous one left behind. */
 int sb_is_stateless(rl_engine *e, int t) {
     lua_State *L = e->L;
-    static const char *const keys[] = {"filter", "route"};
-    for (int i = 0; i < 2; i++) {
+    static const char *const keys[] = {"filter", "route", "permit"};
+    for (int i = 0; i < 3; i++) {
         lua_pushstring(L, keys[i]);
         int type = lua_rawget(L, t);
         int ok = type == LUA_TNIL || function_is_stateless(e, -1);
@@ -186,8 +186,8 @@ int sb_snapshot_file(rl_engine *e, int t, int *table_reachable) {
     lua_newtable(L);
     snap_walk w = {e, base + 1, base + 2, 0, base + 3, 0, 0};
     int ok = 1;
-    static const char *const keys[] = {"filter", "route"};
-    for (int i = 0; ok && i < 2; i++) {
+    static const char *const keys[] = {"filter", "route", "permit"};
+    for (int i = 0; ok && i < 3; i++) {
         lua_pushstring(L, keys[i]);
         lua_rawget(L, t);
         ok = snap_visit(&w, -1, 0);

@@ -43,12 +43,19 @@ public final class Intake {
     /// its lifecycle facts and the engine decides at delivery time. Without one (a Lambda with no state table),
     /// updates are posted as new messages, or not at all when `on_update` ignores them.
     public var stateful: Bool
+    /// Whether deliveries get the buttons their rules offer (`actions`): only with the Web API (a bot token) and
+    /// Slack's signing secret (to verify the clicks), and a thread store (where clicks find the finding's message).
+    public var actionsEnabled: Bool
 
-    public init(engine: RuleEngine, destinations: DestinationSet, fallbackChannel: String?, stateful: Bool = true) {
+    public init(
+        engine: RuleEngine, destinations: DestinationSet, fallbackChannel: String?, stateful: Bool = true,
+        actionsEnabled: Bool = false
+    ) {
         self.engine = engine
         self.destinations = destinations
         self.fallbackChannel = fallbackChannel
         self.stateful = stateful
+        self.actionsEnabled = actionsEnabled
     }
 
     /// The start-up check of every runtime: some destination is configured, the rules load, and every literal
@@ -131,7 +138,21 @@ extension Intake {
                     + "service.count \(finding.count))")
             return
         }
-        result.deliveries.append(DeliveryPlanner.newDelivery(d, finding: finding, destination: destination, lifecycle: stateful))
+        var d = d
+        var findingJSON: [UInt8]? = nil
+        if !d.actions.isEmpty, actionsEnabled, stateful, destination.canEdit {
+            let conversation = destination.name + "\u{1F}" + (d.channel ?? "")
+            let suppression = d.actions.contains(.suppress) ? SuppressionRule.from(finding, by: d.suppressBy) : nil
+            let before = d.message
+            d.message = ActionButtons.add(
+                to: d.message, actions: d.actions,
+                context: ActionButtons.Context(
+                    findingId: finding.id, conversation: conversation, suppression: suppression, suppressBy: d.suppressBy))
+            if d.message != before { findingJSON = finding.eventJSON }
+        }
+        var delivery = DeliveryPlanner.newDelivery(d, finding: finding, destination: destination, lifecycle: stateful)
+        delivery.lifecycle?.findingJSON = findingJSON
+        result.deliveries.append(delivery)
     }
 }
 

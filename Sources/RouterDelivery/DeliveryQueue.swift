@@ -27,7 +27,7 @@ public final class DeliveryQueue: @unchecked Sendable {
 
     public static let fileName = "queue.sqlite3"
     /// The schema this code writes (`PRAGMA user_version`).
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
     /// How long delivered rows are kept by default (their keys make re-enqueues duplicates): 7 days.
     public static let defaultDeliveredRetention: Double = 7 * 24 * 3600
 
@@ -118,6 +118,7 @@ public final class DeliveryQueue: @unchecked Sendable {
                     try insert.bind(20, e?.lastSeen)
                     try insert.bind(21, e?.mentions)
                     try insert.bind(22, e?.routedChannel)
+                    try insert.bind(23, blob: e?.findingJSON)
                     while try insert.step() {}
                     if db.changes > 0 {
                         results.append(.queued(id: db.lastInsertRowID))
@@ -138,9 +139,9 @@ public final class DeliveryQueue: @unchecked Sendable {
         INSERT INTO deliveries (key, lane, destination, channel, finding_id, finding_type, severity_label,
                                 payload, text_payload, state, attempts, enqueued_at, next_attempt_at, used_text_only,
                                 on_update, updated_at, finding_count, severity, archived, title, account, region,
-                                resource, last_seen, mentions, routed_channel)
+                                resource, last_seen, mentions, routed_channel, finding_json)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', 0, ?10, ?10, 0,
-                ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
+                ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)
         ON CONFLICT(key) DO NOTHING
         """
 
@@ -472,7 +473,7 @@ public final class DeliveryQueue: @unchecked Sendable {
         id, key, finding_id, finding_type, severity_label, destination, channel, payload, text_payload, state, \
         attempts, enqueued_at, next_attempt_at, first_error, last_error, last_attempt_at, used_text_only, \
         on_update, updated_at, finding_count, severity, archived, title, account, region, resource, last_seen, \
-        mentions, outcome, routed_channel
+        mentions, outcome, routed_channel, finding_json
         """
 
     private static func row(_ s: SQLiteStatement) -> QueuedDelivery {
@@ -481,7 +482,8 @@ public final class DeliveryQueue: @unchecked Sendable {
             lifecycle = FindingEvent(
                 updatedAt: s.string(18) ?? "", count: Int(s.int64(19)), severity: s.double(20), archived: s.int64(21) != 0,
                 onUpdate: mode, title: s.string(22) ?? "", account: s.string(23) ?? "", region: s.string(24) ?? "",
-                resource: s.string(25), lastSeen: s.string(26), mentions: s.string(27) ?? "", routedChannel: s.string(29))
+                resource: s.string(25), lastSeen: s.string(26), mentions: s.string(27) ?? "", routedChannel: s.string(29),
+                findingJSON: s.blob(30))
         }
         return QueuedDelivery(
             id: s.int64(0),
@@ -687,6 +689,27 @@ public final class DeliveryQueue: @unchecked Sendable {
             PRIMARY KEY (finding_id, conversation)
         ) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS finding_threads_touched ON finding_threads (touched_at);
+        """,
+        // 2 -> 3: actions from Slack (the finding a message with buttons was made from, what people did, the message
+        // to edit, and every click).
+        """
+        ALTER TABLE deliveries ADD COLUMN finding_json BLOB;
+        ALTER TABLE finding_threads ADD COLUMN action_state TEXT;
+        ALTER TABLE finding_threads ADD COLUMN message BLOB;
+        ALTER TABLE finding_threads ADD COLUMN finding_json BLOB;
+        CREATE TABLE IF NOT EXISTS action_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at REAL NOT NULL,
+            user_id TEXT NOT NULL,
+            user_name TEXT,
+            team TEXT,
+            action TEXT NOT NULL,
+            finding_id TEXT NOT NULL,
+            conversation TEXT,
+            outcome TEXT NOT NULL,
+            detail TEXT
+        );
+        CREATE INDEX IF NOT EXISTS action_log_at ON action_log (at);
         """,
     ]
 

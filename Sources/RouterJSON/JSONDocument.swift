@@ -180,6 +180,15 @@ public struct JSONNode: Sendable {
         return JSONNode(document: document, index: i)
     }
 
+    /// The value's JSON text exactly as the document holds it (a copy of those bytes; no re-serialization).
+    public var rawBytes: [UInt8] {
+        let n = node
+        let start = Int(n.start) - (n.type == UInt8(RJ_STRING.rawValue) ? 1 : 0)
+        let end = rj_node_end(document.doc, index)
+        guard end > start, let base = document.doc.pointee.buf else { return [] }
+        return UnsafeRawBufferPointer(start: base + start, count: end - start).map { $0 }
+    }
+
     /// Follows a path of object keys, e.g. `node["service", "action", "actionType"]`. `nil` as soon as a step is
     /// missing or not an object. An empty path returns `self`.
     public subscript(path: String...) -> JSONNode? {

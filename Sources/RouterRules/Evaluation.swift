@@ -1,3 +1,4 @@
+import RouterFinding
 import RouterJSON
 import RouterSlack
 
@@ -20,11 +21,18 @@ public struct RoutedDelivery: Sendable, Equatable {
     public var onUpdate: OnUpdate?
     /// The rendered Slack message (without channel).
     public var message: SlackMessage
+    /// The buttons the rule offers (`actions`), in the order they appear.
+    public var actions: [FindingAction]
+    /// What `suppress` matches on (`suppress_by`); empty: the defaults (type, account, resource).
+    public var suppressBy: [SuppressCriterion]
 
     public init(
         channel: String?, mentions: [Mention], format: String, to: String, file: String?, fallback: Bool,
-        continueRouting: Bool, message: SlackMessage, onUpdate: OnUpdate? = nil
+        continueRouting: Bool, message: SlackMessage, onUpdate: OnUpdate? = nil, actions: [FindingAction] = [],
+        suppressBy: [SuppressCriterion] = []
     ) {
+        self.actions = actions
+        self.suppressBy = suppressBy
         self.onUpdate = onUpdate
         self.channel = channel
         self.mentions = mentions
@@ -77,4 +85,39 @@ public struct Evaluation: Sendable {
 
     /// No rule claimed the finding (and no rule error sent it to the fallback).
     public var unrouted: Bool { dropped == nil && deliveries.isEmpty }
+}
+
+/// The rules' verdict on a click (`permit(action, user, f, ctx)` of every file that defines it, in file order).
+public struct PermitDecision: Sendable, Equatable {
+    public var allowed: Bool
+    /// The file whose answer decided: the first that said false, else the first that said true; nil when no file had
+    /// an opinion (then the click is denied) or a rule error decided.
+    public var file: String?
+    /// The reason the deciding file gave, or why the click is denied when no file did.
+    public var reason: String?
+    /// A rule error denies the click.
+    public var errors: [RuleError] = []
+    /// What the scripts printed.
+    public var output: String = ""
+
+    public init(allowed: Bool, file: String?, reason: String?, errors: [RuleError] = [], output: String = "") {
+        self.allowed = allowed
+        self.file = file
+        self.reason = reason
+        self.errors = errors
+        self.output = output
+    }
+}
+
+/// Who clicked, as Slack names them.
+public struct PermitUser: Sendable, Equatable {
+    public var id: String
+    public var name: String?
+    public var team: String?
+
+    public init(id: String, name: String? = nil, team: String? = nil) {
+        self.id = id
+        self.name = name
+        self.team = team
+    }
 }

@@ -36,6 +36,8 @@ public struct RuleFile: Sendable, Equatable {
     public var hasRoute: Bool
     public var filterLine: Int?
     public var routeLine: Int?
+    public var hasPermit: Bool = false
+    public var permitLine: Int?
 }
 
 /// The rule files of a directory, compiled into one sandboxed Lua state, evaluated one finding at a time.
@@ -120,10 +122,12 @@ public final class RuleEngine {
             let i = rl_file_count(e) - 1
             let filterLine = Int(rl_file_filter_line(e, i))
             let routeLine = Int(rl_file_route_line(e, i))
+            let permitLine = Int(rl_file_permit_line(e, i))
             files.append(
                 RuleFile(
                     path: path, hasFilter: rl_file_has_filter(e, i) != 0, hasRoute: rl_file_has_route(e, i) != 0,
-                    filterLine: filterLine > 0 ? filterLine : nil, routeLine: routeLine > 0 ? routeLine : nil))
+                    filterLine: filterLine > 0 ? filterLine : nil, routeLine: routeLine > 0 ? routeLine : nil,
+                    hasPermit: rl_file_has_permit(e, i) != 0, permitLine: permitLine > 0 ? permitLine : nil))
         }
         for k in 0..<rl_format_count(e) {
             let name = String(cString: rl_format_name(e, k))
@@ -293,6 +297,72 @@ public final class RuleEngine {
         return result
     }
 
+    /// Whether any rule file defines `permit` (without one, every click is denied).
+    public var hasPermit: Bool { files.contains(where: \.hasPermit) }
+
+    /// The rules' verdict on `user` doing `action` to `finding` (as it was last routed): every file's
+    /// `permit(action, user, f, ctx)` in file order; the first `false` denies; allowed only when some file said
+    /// `true` and none `false`; a rule error denies.
+    public func permit(_ action: FindingAction, user: PermitUser, finding: Finding, context: EvaluationContext)
+        -> PermitDecision
+    {
+        defer { rl_event_end(engine) }
+        var decision = PermitDecision(allowed: false, file: nil, reason: nil)
+        func output() -> String {
+            var len = 0
+            guard let p = rl_event_output(engine, &len), len > 0 else { return "" }
+            return Self.string(p, len)
+        }
+        if beginEvent(finding, context: context) != 0 {
+            let error = lastError(phase: .permit, defaultFile: nil)
+            decision.errors.append(error)
+            decision.reason = "rule error: " + Self.locatedMessage(error)
+            return decision
+        }
+        var allowedBy: (file: String, reason: String?)?
+        for i in files.indices where files[i].hasPermit {
+            var verdict: Int32 = -1
+            var reasonPtr: UnsafePointer<CChar>? = nil
+            var reasonLen = 0
+            let status = action.rawValue.withCString { a in
+                user.id.withCString { id in
+                    withOptionalCString(user.name) { name in
+                        withOptionalCString(user.team) { team in
+                            rl_call_permit(engine, Int32(i), a, id, name, team, &verdict, &reasonPtr, &reasonLen)
+                        }
+                    }
+                }
+            }
+            if status != 0 {
+                let error = lastError(phase: .permit, defaultFile: files[i].path)
+                decision.errors.append(error)
+                decision.file = files[i].path
+                decision.reason = "rule error: " + Self.locatedMessage(error)
+                decision.output = output()
+                return decision
+            }
+            let reason = reasonPtr.map { Self.string($0, reasonLen) }
+            if verdict == 0 {
+                decision.file = files[i].path
+                decision.reason = reason ?? "denied by \(files[i].path)"
+                decision.output = output()
+                return decision
+            }
+            if verdict == 1 && allowedBy == nil { allowedBy = (files[i].path, reason) }
+        }
+        decision.output = output()
+        if let allowedBy {
+            decision.allowed = true
+            decision.file = allowedBy.file
+            decision.reason = allowedBy.reason
+        } else {
+            decision.reason = hasPermit
+                ? "no rule permits \(action.rawValue) (every permit function returned nil)"
+                : "no rule file defines permit(action, user, f, ctx), so nobody may act on findings"
+        }
+        return decision
+    }
+
     private func captureOutput(_ result: inout Evaluation) {
         var len = 0
         if let p = rl_event_output(engine, &len), len > 0 {
@@ -354,11 +424,15 @@ public final class RuleEngine {
                 return fail("\(where_): 'mention' \(error)")
             }
         }
+        // The C bits are the order of FindingAction.offerable and SuppressCriterion.allCases.
+        let actions = FindingAction.offerable.enumerated().filter { d.actions & (1 << UInt32($0.offset)) != 0 }.map(\.element)
+        let suppressBy = SuppressCriterion.allCases.enumerated().filter { d.suppress_by & (1 << UInt32($0.offset)) != 0 }
+            .map(\.element)
         return .success(
             RoutedDelivery(
                 channel: channel, mentions: mentions, format: format, to: to, file: files[file].path, fallback: false,
                 continueRouting: d.has_continue != 0 && d.continue_ != 0, message: SlackMessage(text: ""),
-                onUpdate: onUpdate))
+                onUpdate: onUpdate, actions: actions, suppressBy: suppressBy))
     }
 
     private func renderCustom(_ finding: Finding, format: String, delivery: Int32, mentions: [Mention])
@@ -510,4 +584,9 @@ public final class RuleEngine {
         }
         return out + "'"
     }
+}
+
+private func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+    guard let s else { return body(nil) }
+    return s.withCString { body($0) }
 }

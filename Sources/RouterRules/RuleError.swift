@@ -6,6 +6,8 @@ public struct RuleError: Error, Sendable, Equatable, CustomStringConvertible {
         case filter
         case route
         case format
+        /// `permit`, for a click on a finding's button.
+        case permit
     }
 
     public enum Kind: String, Sendable {

@@ -67,6 +67,12 @@ enum {
 };
 const char *rl_field_name(int field);
 
+/* The actions a delivery may offer as buttons (the delivery key `actions`), as bits of rl_delivery.actions. */
+enum { RL_ACT_ACK = 1, RL_ACT_ARCHIVE = 2, RL_ACT_USEFUL = 4, RL_ACT_NOT_USEFUL = 8, RL_ACT_SUPPRESS = 16 };
+/* The finding attributes a suppression rule may match on (the delivery key `suppress_by`), as bits of
+ * rl_delivery.suppress_by. */
+enum { RL_SUP_TYPE = 1, RL_SUP_ACCOUNT = 2, RL_SUP_REGION = 4, RL_SUP_RESOURCE = 8, RL_SUP_ACTION_TYPE = 16 };
+
 typedef struct rl_delivery {
     const char *channel; size_t channel_len;  /* NULL when absent */
     const char *format; size_t format_len;    /* NULL when absent */
@@ -76,6 +82,8 @@ typedef struct rl_delivery {
     int continue_;
     int mention_count;
     int file;                                  /* index of the file whose route returned it */
+    unsigned actions;                          /* RL_ACT_* bits */
+    unsigned suppress_by;                      /* RL_SUP_* bits; 0: the default (type, account, resource) */
 } rl_delivery;
 
 /* Returns NULL only when out of memory. */
@@ -92,6 +100,8 @@ int rl_file_has_filter(const rl_engine *e, int file);
 int rl_file_has_route(const rl_engine *e, int file);
 int rl_file_filter_line(const rl_engine *e, int file);  /* line where the function is defined */
 int rl_file_route_line(const rl_engine *e, int file);
+int rl_file_has_permit(const rl_engine *e, int file);
+int rl_file_permit_line(const rl_engine *e, int file);
 int rl_format_count(const rl_engine *e);
 const char *rl_format_name(const rl_engine *e, int format);  /* NUL-terminated */
 int rl_format_file(const rl_engine *e, int format);
@@ -121,6 +131,11 @@ int rl_delivery_count(const rl_engine *e);
 /* Pointers stay valid until rl_event_end. */
 void rl_delivery_get(const rl_engine *e, int index, rl_delivery *out);
 const char *rl_delivery_mention(const rl_engine *e, int index, int mention, size_t *len);
+/* Runs file's permit(action, user, f, ctx) for the current event (user: {id, name, team}). On RL_OK, *verdict is 1
+ * (true: allowed by this file), 0 (false: denied) or -1 (nil: no opinion), and *reason (may be NULL) stays valid until
+ * rl_event_end. */
+int rl_call_permit(rl_engine *e, int file, const char *action, const char *user_id, const char *user_name,
+                   const char *team, int *verdict, const char **reason, size_t *reason_len);
 /* Calls format function `format` with (f, ctx, d) where d describes delivery `delivery` (or an empty delivery
  * when delivery < 0). On RL_OK, *json is the returned string itself (*is_string = 1) or the JSON text of the
  * returned table (*is_string = 0), NUL-terminated, valid until the next call. */

@@ -1,4 +1,5 @@
 import RouterJSON
+import RouterSlack
 
 /// The finding lifecycle in the delivery engine: when a lane reaches a delivery that carries a ``FindingEvent``, the
 /// engine looks up what the lane already holds for the finding and posts, edits (`chat.update`) and replies in the
@@ -97,8 +98,11 @@ extension DeliveryEngine {
             retryLater(item, error: "state_store: \(error.message)")
             return
         }
+        let (payload, hasButtons) = Self.statedPayload(item, state: base.actionState)
+        var fields: [(String, String)] = []
+        if case .webAPI = destination.kind, let channel = item.delivery.channel { fields.append(("channel", channel)) }
         let outcome = transport.send(
-            SlackRequest(destination: destination, method: Self.postMethod(destination), body: Self.body(for: item, destination: destination)))
+            SlackRequest(destination: destination, method: Self.postMethod(destination), body: Self.body(fields: fields, payload: payload)))
         guard case .delivered(let ts, let channelID) = outcome else {
             if base.isClaimOnly { releaseClaim(base, threads: threads) }
             settleFailure(item, outcome)
@@ -115,6 +119,10 @@ extension DeliveryEngine {
         record.claimedBy = nil
         record.claimedAt = nil
         record.touchedAt = clock.now()
+        if hasButtons {
+            record.message = payload
+            record.findingJSON = event.findingJSON ?? record.findingJSON
+        }
         save(record, expectedVersion: base.version, threads: threads)
         recordDelivered(item, outcome: summary + (ts.map { " ts \($0)" } ?? ""))
     }
@@ -125,10 +133,11 @@ extension DeliveryEngine {
         _ item: QueuedDelivery, event: FindingEvent, previous: ThreadRecord, channelID: String, ts: String, reply: Bool,
         broadcast: Bool, destination: Destination, threads: ThreadStore, summary: String
     ) {
+        let (payload, hasButtons) = Self.statedPayload(item, state: previous.actionState)
         let update = transport.send(
             SlackRequest(
                 destination: destination, method: .update,
-                body: Self.body(fields: [("channel", channelID), ("ts", ts)], payload: Self.payload(of: item))))
+                body: Self.body(fields: [("channel", channelID), ("ts", ts)], payload: payload)))
         switch update {
         case .delivered:
             break
@@ -170,8 +179,37 @@ extension DeliveryEngine {
         record.updatedAt = event.updatedAt
         record.archived = event.archived
         record.touchedAt = clock.now()
+        if hasButtons {
+            record.message = payload
+            record.findingJSON = event.findingJSON ?? record.findingJSON
+        }
         save(record, expectedVersion: previous.version, threads: threads)
         recordDelivered(item, outcome: summary)
+    }
+
+    /// The payload to send for `item`, with the conversation's action state on its buttons (who acknowledged it,
+    /// archive or unarchive, ...), and whether it carries buttons at all.
+    static func statedPayload(_ item: QueuedDelivery, state: String?) -> (payload: [UInt8], hasButtons: Bool) {
+        let payload = Self.payload(of: item)
+        guard containsButtons(payload) else { return (payload, false) }
+        guard let state, let value = try? JSONValue.parse(payload) else { return (payload, true) }
+        let message = SlackMessage(
+            text: value["text"]?.stringValue ?? "", blocks: value["blocks"]?.arrayValue,
+            attachments: value["attachments"]?.arrayValue)
+        return (ActionButtons.restate(message, state: ActionState(encoded: state)).payloadBytes(channel: nil), true)
+    }
+
+    static func containsButtons(_ payload: [UInt8]) -> Bool {
+        let needle = Array("\"\(ActionButtons.actionsBlockID)\"".utf8)
+        guard payload.count >= needle.count else { return false }
+        return payload.withUnsafeBufferPointer { p in
+            var i = 0
+            while i + needle.count <= p.count {
+                if p[i] == needle[0] && p[i..<(i + needle.count)].elementsEqual(needle) { return true }
+                i += 1
+            }
+            return false
+        }
     }
 
     /// Gives up a first-post claim that did not lead to a post (Slack failed): another router may take it over at once

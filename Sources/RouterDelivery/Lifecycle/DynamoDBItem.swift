@@ -14,6 +14,7 @@ import RouterJSON
 /// | `version` | N | bumped by every write; writes are conditional on it |
 /// | `touched_at` | N | Unix seconds |
 /// | `expires_at` | N | whole Unix seconds, `touched_at` + 90 days: the table's TTL attribute |
+/// | `action_state`, `message`, `finding` | S | `actionState`, `message`, `findingJSON` (JSON text); omitted when nil |
 enum DynamoDBItem {
     /// GuardDuty keeps a finding 90 days; state older than that is left to DynamoDB's TTL.
     static let timeToLive: Double = 90 * 86_400
@@ -59,6 +60,9 @@ enum DynamoDBItem {
         item["version"] = n(String(version))
         item["touched_at"] = n(number(r.touchedAt))
         item["expires_at"] = n(String(Int64((r.touchedAt + timeToLive).rounded(.down))))
+        if let v = r.actionState { item["action_state"] = s(v) }
+        if let v = r.message { item["message"] = s(String(decoding: v, as: UTF8.self)) }
+        if let v = r.findingJSON { item["finding"] = s(String(decoding: v, as: UTF8.self)) }
         return item
     }
 
@@ -106,7 +110,9 @@ enum DynamoDBItem {
                     archived: try bool("archived").get(), inDigest: try bool("in_digest").get(),
                     claimedBy: try string("claimed_by").get(), claimedAt: try double("claimed_at").get(),
                     version: try integer("version").get(),
-                    touchedAt: try required("touched_at", double("touched_at")).get()))
+                    touchedAt: try required("touched_at", double("touched_at")).get(),
+                    actionState: try string("action_state").get(), message: try string("message").get().map { Array($0.utf8) },
+                    findingJSON: try string("finding").get().map { Array($0.utf8) }))
         } catch {
             return .failure(error)
         }

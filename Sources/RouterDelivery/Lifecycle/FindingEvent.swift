@@ -27,12 +27,16 @@ public struct FindingEvent: Sendable, Equatable {
     /// The channel the rule chose, also for a webhook (whose deliveries carry no channel): one finding routed to two
     /// channels through one webhook is two conversations.
     public var routedChannel: String?
+    /// The finding as an EventBridge event, carried only by deliveries whose message has buttons: the conversation's
+    /// state keeps it for the clicks (the `f` of `permit`).
+    public var findingJSON: [UInt8]?
 
     public init(
         updatedAt: String, count: Int, severity: Double, archived: Bool, onUpdate: OnUpdate, title: String,
         account: String, region: String, resource: String?, lastSeen: String?, mentions: String,
-        routedChannel: String? = nil
+        routedChannel: String? = nil, findingJSON: [UInt8]? = nil
     ) {
+        self.findingJSON = findingJSON
         self.routedChannel = routedChannel
         self.updatedAt = updatedAt
         self.count = count

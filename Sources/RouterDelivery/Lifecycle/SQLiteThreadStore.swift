@@ -35,8 +35,8 @@ extension DeliveryQueue {
         try db.run(
             """
             INSERT INTO finding_threads (finding_id, conversation, channel_id, ts, finding_count, severity_label, updated_at,
-                archived, in_digest, claimed_by, claimed_at, version, touched_at)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12)
+                archived, in_digest, claimed_by, claimed_at, version, touched_at, action_state, message, finding_json)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12, ?13, ?14, ?15)
             """, Self.threadValues(r))
         return nil
     }
@@ -63,8 +63,8 @@ extension DeliveryQueue {
             """
             UPDATE finding_threads SET channel_id = ?3, ts = ?4, finding_count = ?5, severity_label = ?6,
                 updated_at = ?7, archived = ?8, in_digest = ?9, claimed_by = ?10, claimed_at = ?11,
-                version = version + 1, touched_at = ?12
-            WHERE finding_id = ?1 AND conversation = ?2 AND version = ?13
+                version = version + 1, touched_at = ?12, action_state = ?13, message = ?14, finding_json = ?15
+            WHERE finding_id = ?1 AND conversation = ?2 AND version = ?16
             """, values)
         return n > 0
     }
@@ -85,7 +85,7 @@ extension DeliveryQueue {
 
     private static let threadColumns = """
         finding_id, conversation, channel_id, ts, finding_count, severity_label, updated_at, archived, in_digest, claimed_by, \
-        claimed_at, version, touched_at
+        claimed_at, version, touched_at, action_state, message, finding_json
         """
 
     private static func threadRow(_ s: SQLiteStatement) -> ThreadRecord {
@@ -93,14 +93,16 @@ extension DeliveryQueue {
             findingId: s.string(0) ?? "", lane: s.string(1) ?? "", channelID: s.string(2), ts: s.string(3),
             count: Int(s.int64(4)), severityLabel: s.string(5) ?? "", updatedAt: s.string(6) ?? "",
             archived: s.int64(7) != 0, inDigest: s.int64(8) != 0, claimedBy: s.string(9), claimedAt: s.optionalDouble(10),
-            version: s.int64(11), touchedAt: s.double(12))
+            version: s.int64(11), touchedAt: s.double(12), actionState: s.string(13), message: s.blob(14),
+            findingJSON: s.blob(15))
     }
 
     private static func threadValues(_ r: ThreadRecord) -> [SQLiteValue] {
         [
             .text(r.findingId), .text(r.lane), .text(r.channelID), .text(r.ts), .int(Int64(r.count)),
             .text(r.severityLabel), .text(r.updatedAt), .int(r.archived ? 1 : 0), .int(r.inDigest ? 1 : 0),
-            .text(r.claimedBy), r.claimedAt.map { .double($0) } ?? .null, .double(r.touchedAt),
+            .text(r.claimedBy), r.claimedAt.map { .double($0) } ?? .null, .double(r.touchedAt), .text(r.actionState),
+            r.message.map { .blob($0) } ?? .null, r.findingJSON.map { .blob($0) } ?? .null,
         ]
     }
 }

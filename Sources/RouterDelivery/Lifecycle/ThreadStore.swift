@@ -24,12 +24,24 @@ public struct ThreadRecord: Sendable, Equatable {
     public var version: Int64
     /// Unix seconds of the last write (for expiry).
     public var touchedAt: Double
+    /// What people did from the message's buttons (``ActionState``, encoded); nil: nothing yet.
+    public var actionState: String?
+    /// The message as last posted or edited (the payload without `channel`), kept when it carries buttons: a click
+    /// edits it with the new status.
+    public var message: [UInt8]?
+    /// The finding as it was last routed here (an EventBridge event), kept when its message carries buttons: the
+    /// `f` that `permit` sees for a click.
+    public var findingJSON: [UInt8]?
 
     public init(
         findingId: String, lane: String, channelID: String? = nil, ts: String? = nil, count: Int,
         severityLabel: String, updatedAt: String, archived: Bool = false, inDigest: Bool = false,
-        claimedBy: String? = nil, claimedAt: Double? = nil, version: Int64 = 0, touchedAt: Double
+        claimedBy: String? = nil, claimedAt: Double? = nil, version: Int64 = 0, touchedAt: Double,
+        actionState: String? = nil, message: [UInt8]? = nil, findingJSON: [UInt8]? = nil
     ) {
+        self.actionState = actionState
+        self.message = message
+        self.findingJSON = findingJSON
         self.findingId = findingId
         self.lane = lane
         self.channelID = channelID
