@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "RouterActions",
             dependencies: [
-                "RouterDelivery", "RouterFinding", "RouterJSON", "RouterRules", "RouterSlack",
+                "RouterCore", "RouterDelivery", "RouterFinding", "RouterJSON", "RouterRules", "RouterSlack",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -129,7 +129,7 @@ let package = Package(
         .testTarget(name: "RouterRulesTests", dependencies: ["RouterRules", "RouterFinding"]),
         .testTarget(name: "RouterSlackTests", dependencies: ["RouterSlack", "RouterFinding"]),
         .testTarget(name: "RouterCoreTests", dependencies: ["RouterCore"]),
-        .testTarget(name: "RouterCLITests", dependencies: ["RouterJSON", "RouterTestSupport"]),
+        .testTarget(name: "RouterCLITests", dependencies: ["RouterActions", "RouterDelivery", "RouterJSON", "RouterTestSupport"]),
         // Helpers the test targets share (moto_server and other loopback helper processes).
         .target(name: "RouterTestSupport", dependencies: ["RouterDelivery"], path: "Tests/TestSupport"),
         .testTarget(name: "RouterDeliveryTests", dependencies: ["RouterDelivery", "RouterSlack", "CCurl", "CCurlShim", "RouterTestSupport"]),

@@ -3,7 +3,8 @@
 return {
   route = function(f, ctx)
     if f.severity_label == "CRITICAL" then
-      return { channel = "#sec-critical", mention = "here", format = "detailed", continue = true }
+      return { channel = "#sec-critical", mention = "here", format = "detailed", continue = true,
+               actions = { "ack", "archive" } }
     end
   end,
 }

@@ -17,6 +17,9 @@ local function high(f)
   return f.severity >= 7
 end
 
+-- The buttons on team messages: who may use them is decided in 30-permit.lua.
+local buttons = { "ack", "archive", "useful", "not_useful", "suppress" }
+
 return {
   route = function(f, ctx)
     local deliveries = {}
@@ -25,14 +28,14 @@ return {
     end
 
     if f.purpose == "CryptoCurrency" then
-      add({ channel = "#sec-crypto", mention = high(f) and { oncall.platform } or nil })
+      add({ channel = "#sec-crypto", mention = high(f) and { oncall.platform } or nil, actions = buttons })
     elseif f.resource_kind == "Kubernetes" or f.resource_kind == "EKS" or f.resource_kind == "ECS"
       or f.resource_kind == "Container" or f.resource_kind == "Runtime" then
-      add({ channel = "#sec-containers", mention = high(f) and { oncall.platform } or nil })
+      add({ channel = "#sec-containers", mention = high(f) and { oncall.platform } or nil, actions = buttons })
     elseif f.resource_kind == "IAMUser" or f.resource_kind == "IAM" then
-      add({ channel = "#sec-identity", mention = high(f) and { oncall.identity } or nil })
+      add({ channel = "#sec-identity", mention = high(f) and { oncall.identity } or nil, actions = buttons })
     elseif f.resource_kind == "S3" or f.resource_kind == "RDS" then
-      add({ channel = "#sec-data", mention = high(f) and { oncall.data } or nil })
+      add({ channel = "#sec-data", mention = high(f) and { oncall.data } or nil, actions = buttons })
     end
 
     local team = account_channels[f.account]

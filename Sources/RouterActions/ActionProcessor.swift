@@ -1,3 +1,4 @@
+import Dispatch
 import RouterDelivery
 import RouterFinding
 import RouterJSON
@@ -40,6 +41,9 @@ public final class ActionProcessor: Sendable {
     /// Where response URLs may point: Slack's hooks, or (tests) the origin of the Web API's base URL.
     let responseOrigins: [String]
     let warn: @Sendable (String) -> Void
+    /// Clicks on one message are saved and shown one at a time in this process (striped by finding and conversation),
+    /// so its last edit shows its last state.
+    private let stripes = (0..<64).map { _ in DispatchSemaphore(value: 1) }
 
     public init(
         threads: ThreadStore, slack: SlackTransport, webAPI: Destination, guardDuty: GuardDutyAPI?, permit: @escaping Permit,
@@ -167,8 +171,15 @@ public final class ActionProcessor: Sendable {
         }
         // Save the new state with the message as it now reads; a concurrent writer (another click, an update of the
         // finding) means: load again and apply the same change to what it stored.
+        var hasher = Hasher()
+        hasher.combine(click.findingId)
+        hasher.combine(click.conversation)
+        let stripe = stripes[Int(UInt(bitPattern: hasher.finalize()) % UInt(stripes.count))]
+        stripe.wait()
+        defer { stripe.signal() }
         var current = record
         var updated: SlackMessage?
+        var written: Int64?
         for _ in 0..<5 {
             var next = current
             var merged = ActionState(encoded: current.actionState)
@@ -182,7 +193,10 @@ public final class ActionProcessor: Sendable {
             }
             next.touchedAt = now()
             do {
-                if try threads.replace(next, expectedVersion: current.version) { break }
+                if try threads.replace(next, expectedVersion: current.version) {
+                    written = current.version + 1
+                    break
+                }
                 guard let again = try threads.load(findingId: click.findingId, lane: click.conversation) else { break }
                 current = again
             } catch {
@@ -197,6 +211,14 @@ public final class ActionProcessor: Sendable {
                     destination: webAPI, method: .update,
                     body: Self.fields([("channel", channel), ("ts", ts)], updated.payloadBytes(channel: nil))))
             if case .delivered = outcome { edited = true } else { warn("actions: chat.update of finding \(click.findingId): \(outcome)") }
+            // Another router (a Lambda instance) may have saved a newer state meanwhile and edited the message before
+            // this edit arrived: show the newest.
+            if edited, let written, let latest = try? threads.load(findingId: click.findingId, lane: click.conversation),
+                latest.version != written, let bytes = latest.message
+            {
+                _ = slack.send(
+                    SlackRequest(destination: webAPI, method: .update, body: Self.fields([("channel", channel), ("ts", ts)], bytes)))
+            }
         }
         if let reply {
             let body: JSONValue = ["channel": .string(channel), "thread_ts": .string(ts), "text": .string(reply), "unfurl_links": false]

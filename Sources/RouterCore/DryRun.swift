@@ -67,6 +67,8 @@ public enum DryRun {
         let context = EvaluationContext(
             now: options.now ?? Timestamps.now(), mode: "test", fallbackChannel: options.fallbackChannel,
             explain: options.explain)
+        let destinations = DestinationSet.fromEnvironment(options.environment)
+        let actions = ActionsSetup.fromEnvironment(options.environment, destinations: destinations)
         var sawRuleError = false
         var sawInputError = false
         var counts = (findings: 0, routed: 0, dropped: 0, unrouted: 0, inputErrors: 0, ruleErrors: 0)
@@ -85,7 +87,8 @@ public enum DryRun {
                     err.line("\(item.source): \(error.kind.rawValue): \(error.message)")
                 case .success(let finding):
                     counts.findings += 1
-                    let evaluation = engine.evaluate(finding, context: context)
+                    var evaluation = engine.evaluate(finding, context: context)
+                    if actions.enabled { ActionPreview.addButtons(&evaluation, finding: finding, destinations: destinations) }
                     if !evaluation.errors.isEmpty {
                         sawRuleError = true
                         counts.ruleErrors += evaluation.errors.count
@@ -97,12 +100,14 @@ public enum DryRun {
                     let steps = simulator.steps(for: finding, evaluation: evaluation)
                     if options.json {
                         out.line(
-                            ResultJSON.result(source: item.source, finding: finding, evaluation: evaluation, lifecycle: steps)
-                                .serialized())
+                            ResultJSON.result(
+                                source: item.source, finding: finding, evaluation: evaluation, lifecycle: steps,
+                                buttonsMissing: actions.missing
+                            ).serialized())
                     } else {
                         HumanReport.write(
                             source: item.source, finding: finding, evaluation: evaluation, explain: options.explain,
-                            lifecycle: steps, to: out)
+                            lifecycle: steps, buttonsMissing: actions.missing, to: out)
                     }
                 }
             }

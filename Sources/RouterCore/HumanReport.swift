@@ -7,7 +7,7 @@ import RouterSlack
 enum HumanReport {
     static func write(
         source: String, finding f: Finding, evaluation e: Evaluation, explain: Bool,
-        lifecycle: [LifecycleSimulator.Step] = [], to out: OutputSink
+        lifecycle: [LifecycleSimulator.Step] = [], buttonsMissing: String? = nil, to out: OutputSink
     ) {
         let severity = f.severity == f.severity.rounded() ? String(format1: f.severity) : String(f.severity)
         out.line("\(source): \(f.type) \(f.severityLabel.rawValue) \(severity) account \(f.account) \(f.region) id \(f.id)")
@@ -52,6 +52,9 @@ enum HumanReport {
                 if let assumed = step.assumedDestination { what += " (assuming \(assumed))" }
                 out.line(what)
                 if let reply = step.reply { out.line("     reply: \(reply)") }
+            }
+            if !d.actions.isEmpty {
+                out.line("     " + ActionPreview.describe(d, finding: f, missing: buttonsMissing))
             }
             for l in d.message.preview().split(separator: "\n", omittingEmptySubsequences: false) {
                 out.line("     | \(l)")

@@ -73,6 +73,7 @@ public final class Intake {
             return .failure(IntakeLoadError(kind: .rules, lines: error.errors.map(\.description)))
         }
         let badOnUpdate = LiteralCheck.unknownOnUpdate(rulesDirectory: rulesDirectory)
+            + LiteralCheck.unknownActions(rulesDirectory: rulesDirectory)
         if !badOnUpdate.isEmpty { return .failure(IntakeLoadError(kind: .rules, lines: badOnUpdate)) }
         let missing = LiteralCheck.missingDestinations(rulesDirectory: rulesDirectory, destinations: destinations)
         if !missing.isEmpty { return .failure(IntakeLoadError(kind: .destinations, lines: missing)) }

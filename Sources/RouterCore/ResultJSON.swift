@@ -2,11 +2,13 @@ import RouterFinding
 import RouterJSON
 import RouterRules
 import RouterDelivery
+import RouterSlack
 
 /// The `router test --json` line for one finding or one unusable input (the shape is a documented contract).
 public enum ResultJSON {
     public static func result(
-        source: String, finding f: Finding, evaluation e: Evaluation, lifecycle: [LifecycleSimulator.Step] = []
+        source: String, finding f: Finding, evaluation e: Evaluation, lifecycle: [LifecycleSimulator.Step] = [],
+        buttonsMissing: String? = nil
     ) -> JSONValue {
         let severity: JSONValue = f.severity == f.severity.rounded() && abs(f.severity) < 1e15 ? .int(Int64(f.severity)) : .double(f.severity)
         let findingObject: JSONValue = [
@@ -25,6 +27,10 @@ public enum ResultJSON {
                 "fallback": .bool(d.fallback),
                 "payload": d.payload,
             ]
+            if !d.actions.isEmpty {
+                out["actions"] = .array(d.actions.map { .string($0.rawValue) })
+                out["buttons"] = buttonsMissing.map { .string("not shown: \($0)") } ?? .string("shown")
+            }
             if i < lifecycle.count {
                 let step = lifecycle[i]
                 out["lifecycle"] = [

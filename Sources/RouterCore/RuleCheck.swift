@@ -17,6 +17,7 @@ public enum RuleCheck {
                 var parts: [String] = []
                 if let l = file.filterLine { parts.append("filter (line \(l))") }
                 if let l = file.routeLine { parts.append("route (line \(l))") }
+                if let l = file.permitLine { parts.append("permit (line \(l))") }
                 let formats = engine.formats.filter { $0.value == file.path }.keys.sorted()
                 if !formats.isEmpty { parts.append("formats: " + formats.joined(separator: ", ")) }
                 out.line("\(file.path): ok: " + (parts.isEmpty ? "returns an empty table" : parts.joined(separator: ", ")))
@@ -24,6 +25,7 @@ public enum RuleCheck {
             let formats =
                 LiteralCheck.unknownFormats(rulesDirectory: rulesDirectory, defined: Set(engine.formats.keys))
                 + LiteralCheck.unknownOnUpdate(rulesDirectory: rulesDirectory)
+                + LiteralCheck.unknownActions(rulesDirectory: rulesDirectory)
             if !formats.isEmpty {
                 for m in formats { err.line(m) }
                 err.line("\(formats.count) format error\(formats.count == 1 ? "" : "s")")

@@ -18,7 +18,11 @@ import RouterSlack
 /// ```
 /// `expect` is one of `{"dropped": true, "dropped_by": "10-noise.lua"}` (file optional), `{"unrouted": true}`, or
 /// `{"deliveries": [...]}`: one entry per delivery, in order, each matched on the keys it lists (`channel`,
-/// `mention`, `format`, `to`, `file`, `fallback`). An input path is relative to the case file.
+/// `mention`, `format`, `to`, `file`, `fallback`, `actions`). An input path is relative to the case file.
+///
+/// A case with `"click": {"action": "archive", "user": "U123", "name": "alice", "team": "T1"}` (name and team
+/// optional) tests `permit` instead: `expect` is `{"permit": true|false}`, optionally with `"reason"` (the text the
+/// deciding file gave) and `"file"` (which file decided).
 public enum RuleTests {
     public struct Options: Sendable {
         public var rulesDirectory: String
@@ -131,6 +135,10 @@ public enum RuleTests {
             }
             now = t
         }
+        if let click = spec["click"] {
+            runClick(click, expect: spec["expect"], finding: finding, now: now, engine: engine, into: &result.failures)
+            return result
+        }
         let evaluation = engine.evaluate(finding, context: EvaluationContext(now: now, mode: "test"))
         for e in evaluation.errors { result.failures.append("rule error: \(e)") }
         guard let expect = spec["expect"]?.objectValue else {
@@ -154,6 +162,39 @@ public enum RuleTests {
             }
         }
         return result
+    }
+
+    /// A `click` case: the rules' permit verdict against `expect.permit` (and `reason`, `file`).
+    static func runClick(
+        _ click: JSONValue, expect: JSONValue?, finding: Finding, now: Double, engine: RuleEngine, into failures: inout [String]
+    ) {
+        guard let name = click["action"]?.stringValue, let action = FindingAction(rawValue: name) else {
+            failures.append("'click.action' must be one of ack, archive, unarchive, useful, not_useful, suppress")
+            return
+        }
+        guard let user = click["user"]?.stringValue, !user.isEmpty else {
+            failures.append("'click.user' must be a Slack user ID such as U0123ABCD")
+            return
+        }
+        guard let wanted = expect?["permit"]?.boolValue else {
+            failures.append("a click case expects {\"permit\": true} or {\"permit\": false}")
+            return
+        }
+        let decision = engine.permit(
+            action, user: PermitUser(id: user, name: click["name"]?.stringValue, team: click["team"]?.stringValue),
+            finding: finding, context: EvaluationContext(now: now, mode: "test"))
+        for e in decision.errors { failures.append("rule error: \(e)") }
+        if decision.allowed != wanted {
+            failures.append(
+                "expected: \(wanted ? "permitted" : "denied"); actual: \(decision.allowed ? "permitted" : "denied")"
+                    + (decision.file.map { " by \($0)" } ?? "") + (decision.reason.map { ": \($0)" } ?? ""))
+        }
+        if let reason = expect?["reason"]?.stringValue, decision.reason != reason {
+            failures.append("expected reason: \(reason); actual: \(decision.reason ?? "(none)")")
+        }
+        if let file = expect?["file"]?.stringValue, !(decision.file == file || (decision.file?.hasSuffix("/" + file) ?? false)) {
+            failures.append("expected the verdict from \(file); actual: \(decision.file ?? "no file")")
+        }
     }
 
     static func compare(_ expect: JSONObject, _ e: Evaluation, into failures: inout [String]) {
@@ -205,6 +246,11 @@ public enum RuleTests {
                 if !(d.file == f || (f != nil && (d.file?.hasSuffix("/" + f!) ?? false))) { check("file", f, d.file) }
             }
             if let v = w["fallback"] { check("fallback", v.boolValue.map(String.init), String(d.fallback)) }
+            if let v = w["actions"] {
+                let expected = v.arrayValue?.compactMap(\.stringValue) ?? v.stringValue.map { [$0] } ?? []
+                let actual = d.actions.map(\.rawValue)
+                if expected != actual { failures.append("deliveries[\(i)].actions: expected \(expected), actual \(actual)") }
+            }
             if let v = w["mention"] {
                 let raw = v.arrayValue?.compactMap(\.stringValue) ?? v.stringValue.map { [$0] } ?? []
                 let expected = raw.map { (try? Mention(parsing: $0).slackSyntax) ?? $0 }

@@ -18,6 +18,8 @@ import RouterRules
 /// - `ROUTER_STATE_TABLE`: the DynamoDB table of the finding lifecycle's state (with `AWS_REGION` and the function's
 ///   credentials; `ROUTER_DYNAMODB_ENDPOINT` overrides the endpoint). Without it, findings are not threaded.
 /// - `ROUTER_DIGEST_WINDOW` (seconds, default 30; 0 turns digests off).
+/// - Buttons: `SLACK_SIGNING_SECRET` (with `SLACK_BOT_TOKEN` and a state table) enables them, clicks arrive as function
+///   URL requests; `ROUTER_GUARDDUTY_DETECTOR_ID` and `ROUTER_GUARDDUTY_ENDPOINT` (tests) for GuardDuty.
 public struct LambdaConfig: Sendable {
     public var rulesDirectory: String
     public var dataDirectory: String
@@ -33,6 +35,11 @@ public struct LambdaConfig: Sendable {
     public var policy: DeliveryPolicy = .default
     /// The finding lifecycle's state table; nil: updates are posted as new messages, or not at all (`ignore`).
     public var stateTable: DynamoDBConfig?
+    /// Slack's signing secret (`SLACK_SIGNING_SECRET`): with the Web API and a state table, deliveries get the buttons
+    /// their rules offer and the function answers clicks.
+    public var signingSecret: Secret?
+    /// GuardDuty for archive, feedback and suppression clicks; nil without AWS credentials.
+    public var guardDuty: GuardDutyConfig?
 
     public init(rulesDirectory: String, dataDirectory: String, destinations: DestinationSet) {
         self.rulesDirectory = rulesDirectory
@@ -92,6 +99,13 @@ public struct LambdaConfig: Sendable {
         case .success(let table)?: config.stateTable = table
         case .failure(let e)?:
             return .failure(LambdaErrorReport(errorType: "Runtime.ConfigInvalid", errorMessage: e.message))
+        }
+        config.signingSecret = value("SLACK_SIGNING_SECRET").map(Secret.init)
+        switch GuardDutyConfig.fromEnvironment(env) {
+        case nil: break
+        case .success(let gd)?: config.guardDuty = gd
+        case .failure(let e)?:
+            return .failure(LambdaErrorReport(errorType: "Runtime.ConfigInvalid", errorMessage: e.message ?? e.code))
         }
         return .success(config)
     }

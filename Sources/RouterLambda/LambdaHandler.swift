@@ -1,3 +1,4 @@
+import RouterActions
 import RouterCore
 import RouterDelivery
 import RouterFinding
@@ -39,11 +40,16 @@ public final class LambdaHandler {
     public let threads: ThreadStore?
     /// Engines by Slack timeout (ms): kept so connections and pacing survive from one invocation to the next.
     private var engines: [Int: DeliveryEngine] = [:]
+    /// Clicks on finding buttons (function URL requests); nil when buttons are not enabled.
+    public let clicks: ActionProcessor?
+    /// The click acknowledged by the last answer, to carry out before the next invocation.
+    private var pendingClick: SlackInteraction?
 
     public init(
         config: LambdaConfig, intake: Intake, queue: DeliveryQueue, log: LambdaLog, transport: SlackTransport? = nil,
-        clock: RouterClock = SystemClock(), threads: ThreadStore? = nil
+        clock: RouterClock = SystemClock(), threads: ThreadStore? = nil, clicks: ActionProcessor? = nil
     ) {
+        self.clicks = clicks
         self.threads = threads
         self.config = config
         self.intake = intake
@@ -66,13 +72,14 @@ public final class LambdaHandler {
             return fail("Router.InvalidInput", "event is larger than \(config.inputLimits.maxBytes) bytes; not read")
         }
 
-        // Read: one parse; SQS batches are recognised on the parsed document.
+        // Read: one parse; SQS batches are recognised on the parsed document, function URL requests too.
         var sqsRecordIds: [String?]?
         var items: [InputItem]
         if invocation.body.count <= config.inputLimits.maxBytes,
             let document = try? JSONDocument(bytes: invocation.body, maxDepth: config.inputLimits.maxDepth)
         {
             let root = document.root
+            if let request = FunctionURLRequest.from(root) { return handleHTTP(request) }
             if root.kind == .object, let records = root["Records"], records.kind == .array, records.count > 0,
                 records.elements.allSatisfy({ $0["eventSource"]?.stringEquals("aws:sqs") ?? false })
             {
@@ -207,6 +214,38 @@ public final class LambdaHandler {
         out += Array(summary[0].1.utf8) + Array(#","dropped":"#.utf8) + Array(summary[1].1.utf8)
         out += Array(#","delivered":"#.utf8) + Array(summary[2].1.utf8) + [UInt8(ascii: "}")]
         return .response(out)
+    }
+
+    /// A function URL request: a click on a finding's button (Slack's Interactivity Request URL), verified here and
+    /// acknowledged at once; ``finishAfterResponse()`` then carries it out. Anything else is refused.
+    func handleHTTP(_ request: FunctionURLRequest) -> LambdaOutcome {
+        guard let clicks, let secret = config.signingSecret else {
+            log.warn("a function URL request, but Slack actions are not enabled (SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN, ROUTER_STATE_TABLE)")
+            return .response(FunctionURLRequest.response(status: 404, body: ["error": "Slack actions are not enabled"]))
+        }
+        guard request.method == "POST" else {
+            return .response(FunctionURLRequest.response(status: 405, body: ["error": "POST only"]))
+        }
+        let (answer, click) = ClickEndpoint.accept(
+            body: request.body, timestamp: request.headers["x-slack-request-timestamp"],
+            signature: request.headers["x-slack-signature"], secret: secret, now: clock.now())
+        if let error = answer.error {
+            log.warn("click refused", [("status", String(answer.status)), ("error", error)])
+            return .response(FunctionURLRequest.response(status: answer.status, body: ["error": .string(error)]))
+        }
+        pendingClick = click
+        return .response(FunctionURLRequest.response(status: 200))
+    }
+
+    /// Carries out the click the last answer acknowledged (if any); the runtime calls it after answering.
+    public func finishAfterResponse() {
+        guard let click = pendingClick, let clicks else { return }
+        pendingClick = nil
+        let result = clicks.handle(click)
+        log.info(
+            "click handled",
+            [("action", click.action.rawValue), ("user", click.user.id), ("findingId", click.findingId),
+             ("outcome", result.outcome.rawValue), ("detail", result.detail)])
     }
 
     private func fail(_ type: String, _ message: String) -> LambdaOutcome {

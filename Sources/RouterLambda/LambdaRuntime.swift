@@ -1,3 +1,4 @@
+import RouterActions
 import RouterCore
 import RouterDelivery
 
@@ -26,7 +27,8 @@ public enum LambdaRuntime {
         }
         log.setSecrets(
             config.destinations.secrets
-                + (config.stateTable.map { [$0.accessKey, $0.secretKey] + ($0.sessionToken.map { [$0] } ?? []) } ?? []))
+                + (config.stateTable.map { [$0.accessKey, $0.secretKey] + ($0.sessionToken.map { [$0] } ?? []) } ?? [])
+                + (config.signingSecret.map { [$0] } ?? []) + (config.guardDuty?.credentials.secrets ?? []))
         let intake: Intake
         switch Intake.load(
             rulesDirectory: config.rulesDirectory, destinations: config.destinations,
@@ -62,10 +64,28 @@ public enum LambdaRuntime {
                     + "(repost), except deliveries with on_update = \"ignore\", which post only a finding's first event "
                     + "(service.count 1)")
         }
+        // Buttons: the Web API, Slack's signing secret and a state table (where a click finds the message).
+        let setup = ActionsSetup(signingSecret: config.signingSecret, webAPI: config.destinations.webAPI)
+        intake.actionsEnabled = setup.enabled && threads != nil
+        if let warning = setup.warning(rulesDirectory: config.rulesDirectory, stateful: threads != nil) { log.warn(warning) }
+        var clicks: ActionProcessor?
+        if intake.actionsEnabled, let webAPI = setup.webAPI, let threads {
+            let gate = PermitGate(engine: intake.engine)
+            let actionLog = LambdaActionLog(log: log, table: threads as? DynamoDBThreadStore)
+            if config.guardDuty == nil {
+                log.warn("no AWS credentials: archive, feedback and suppress clicks will fail; acknowledge works")
+            }
+            clicks = ActionProcessor(
+                threads: threads,
+                slack: transport ?? CurlSlackTransport(connectTimeout: 2, totalTimeout: 5, userAgent: "guardduty-router-lambda"),
+                webAPI: webAPI, guardDuty: config.guardDuty.map { CurlGuardDuty(config: $0) },
+                permit: { action, user, finding in gate.permit(action, user: user, finding: finding, now: clock.now()) },
+                log: actionLog, now: { clock.now() }, warn: { line in log.warn(line) })
+        }
         return .success(
             LambdaHandler(
                 config: config, intake: intake, queue: queue, log: log, transport: transport, clock: clock,
-                threads: threads))
+                threads: threads, clicks: clicks))
     }
 
     /// Runs until the Runtime API fails (or, in memory, runs out of events). Returns the process exit status.
@@ -112,6 +132,8 @@ public enum LambdaRuntime {
                 // Refused (already answered, too large, ...): Lambda reports the invocation; carry on.
                 log.error("the Runtime API refused the answer", [("error", error.message)])
             }
+            // A click is acknowledged first (Slack waits 3 s), then carried out before the next invocation.
+            handler.finishAfterResponse()
             log.requestId = nil
         }
     }

@@ -2,6 +2,7 @@ import Dispatch
 import Hummingbird
 import Logging
 import NIOCore
+import RouterActions
 import RouterCore
 import RouterDelivery
 import RouterFinding
@@ -62,7 +63,23 @@ public enum EventServer {
             return ExitStatus.config
         }
 
-        let secrets = destinations.secrets + (config.apiToken.map { [$0] } ?? [])
+        // Buttons on findings: only with the Web API and Slack's signing secret.
+        let actionsSetup = ActionsSetup.fromEnvironment(config.environment, destinations: destinations)
+        intake.actionsEnabled = actionsSetup.enabled
+        if let warning = actionsSetup.warning(rulesDirectory: config.rulesDirectory) { logger.warning("\(warning)") }
+        var guardDuty: GuardDutyAPI?
+        switch GuardDutyConfig.fromEnvironment(config.environment) {
+        case .success(let c)?: guardDuty = CurlGuardDuty(config: c)
+        case .failure(let e)?:
+            err("router serve: \(e.message ?? e.code)")
+            return ExitStatus.config
+        case nil:
+            if actionsSetup.enabled {
+                logger.warning("no AWS credentials (AWS_ACCESS_KEY_ID): archive, feedback and suppress clicks will fail; acknowledge works")
+            }
+        }
+
+        let secrets = destinations.secrets + (config.apiToken.map { [$0] } ?? []) + (actionsSetup.signingSecret.map { [$0] } ?? [])
         let metrics = ServerMetrics()
         let rules = ActiveRules(intake: intake, rulesDirectory: config.rulesDirectory, limits: config.limits)
         let deliveryLog = logger
@@ -137,8 +154,20 @@ public enum EventServer {
         }
         defer { for w in watchdogs { w.cancel() } }
 
+        var actions: SlackActionsHandler?
+        if actionsSetup.enabled, let secret = actionsSetup.signingSecret, let webAPI = destinations.webAPI {
+            let processor = ActionProcessor(
+                threads: queue.threads,
+                slack: CurlSlackTransport(connectTimeout: config.connectTimeout, totalTimeout: config.totalTimeout),
+                webAPI: webAPI, guardDuty: guardDuty,
+                permit: { action, user, finding in rules.permit(action, user: user, finding: finding, now: Timestamps.now()) },
+                log: queue, now: { Timestamps.now() },
+                warn: { line in deliveryLog.warning("\(Secret.redact(line, secrets))") })
+            actions = SlackActionsHandler(secret: secret, processor: processor, metrics: metrics, logger: logger)
+            logger.info("Slack actions enabled: POST /slack/actions")
+        }
         let routes = HTTPRoutes(
-            events: events, auth: APIAuth(token: config.apiToken, headerName: config.apiKeyHeader), maxBody: config.maxBody,
+            events: events, actions: actions, auth: APIAuth(token: config.apiToken, headerName: config.apiKeyHeader), maxBody: config.maxBody,
             metrics: metrics, renderMetrics: { metrics.render(queue: queue) },
             isReady: {
                 guard committer.lastCommitSucceeded.load(ordering: .relaxed) else { return (false, "the last commit to the queue failed") }

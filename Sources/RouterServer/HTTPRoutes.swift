@@ -4,9 +4,11 @@ import Logging
 import NIOCore
 import RouterJSON
 
-/// The HTTP surface: `POST /events`, `GET /healthz`, `GET /readyz`, `GET /metrics`.
+/// The HTTP surface: `POST /events`, `POST /slack/actions`, `GET /healthz`, `GET /readyz`, `GET /metrics`.
 struct HTTPRoutes: Sendable {
     let events: EventsHandler
+    /// nil when buttons are not configured (no bot token or no signing secret).
+    let actions: SlackActionsHandler?
     let auth: APIAuth
     let maxBody: Int
     let metrics: ServerMetrics
@@ -16,6 +18,8 @@ struct HTTPRoutes: Sendable {
     let isReady: @Sendable () -> (Bool, String)
 
     static let snsTypeHeader = HTTPField.Name("x-amz-sns-message-type")!
+    static let slackTimestamp = HTTPField.Name("x-slack-request-timestamp")!
+    static let slackSignature = HTTPField.Name("x-slack-signature")!
 
     func build() -> Router<BasicRequestContext> {
         let router = Router()
@@ -32,7 +36,28 @@ struct HTTPRoutes: Sendable {
                 status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: renderMetrics())))
         }
         router.post("/events") { request, _ in await postEvents(request) }
+        router.post("/slack/actions") { request, _ in await postActions(request) }
         return router
+    }
+
+    func postActions(_ request: Request) async -> Response {
+        guard let actions else {
+            return Self.json(404, ["error": "Slack actions are not enabled here: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET"])
+        }
+        if let length = request.headers[.contentLength], let n = Int(length), n > maxBody {
+            return Self.tooLarge(maxBody)
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: maxBody)
+        } catch {
+            return Self.tooLarge(maxBody)
+        }
+        let answer = actions.handle(
+            body: Array(buffer.readableBytesView), timestamp: request.headers[Self.slackTimestamp],
+            signature: request.headers[Self.slackSignature])
+        if let error = answer.error { return Self.json(answer.status, ["error": .string(error)]) }
+        return Response(status: HTTPResponse.Status(code: answer.status))
     }
 
     func postEvents(_ request: Request) async -> Response {

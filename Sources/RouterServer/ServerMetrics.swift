@@ -37,6 +37,8 @@ final class ServerMetrics: @unchecked Sendable {
     func inputRejected(kind: String) { counter("router_inputs_rejected_total", [("kind", kind)]).increment() }
     func reload(ok: Bool) { counter("router_rule_reloads_total", [("result", ok ? "ok" : "failed")]).increment() }
     func httpRequest(status: Int) { counter("router_http_requests_total", [("status", String(status))]).increment() }
+    /// Clicks on finding buttons by outcome (`done`, `denied`, `failed`, `unknown`, `unauthorized`).
+    func slackAction(outcome: String) { counter("router_slack_actions_total", [("outcome", outcome)]).increment() }
 
     /// What the delivery engine reports.
     func delivery(_ event: DeliveryEvent) {

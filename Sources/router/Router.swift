@@ -28,7 +28,7 @@ struct Router: AsyncParsableCommand {
         commandName: "router",
         abstract: "Routes AWS GuardDuty findings to Slack through your Lua filter and route rules.",
         subcommands: [
-            Test.self, Send.self, Check.self, Dlq.self, LambdaCommand.self, Serve.self, Bench.self, BenchQueue.self,
+            Test.self, Send.self, Check.self, Dlq.self, Actions.self, LambdaCommand.self, Serve.self, Bench.self, BenchQueue.self,
         ]
     )
 }
@@ -237,6 +237,27 @@ struct Dlq: ParsableCommand {
 
         func run() throws {
             let status = DeadLetters.purge(dataDirectory: data.directory, ids: selection.chosen, out: .standardOutput(), err: .standardError())
+            if status != 0 { throw ExitCode(status) }
+        }
+    }
+}
+
+struct Actions: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Clicks on finding buttons (acknowledge, archive, feedback, suppress) the server recorded.",
+        subcommands: [Log.self])
+
+    struct Log: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the recorded clicks, oldest first: when, the outcome (done, denied, failed, unknown), the action, who, the finding, and why.")
+        @Flag(help: "One JSON object per line.")
+        var json = false
+        @Option(help: "Show the last N clicks.")
+        var limit: Int = 1000
+        @OptionGroup var data: DataOptions
+
+        func run() throws {
+            let status = ActionsLog.list(dataDirectory: data.directory, json: json, limit: max(1, limit), out: .standardOutput(), err: .standardError())
             if status != 0 { throw ExitCode(status) }
         }
     }

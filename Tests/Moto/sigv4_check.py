@@ -18,14 +18,16 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-access_key, secret_key = sys.argv[1], sys.argv[2]
 AUTH = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request, *"
     r"SignedHeaders=([a-z0-9;-]+), *Signature=([0-9a-f]{64})$"
 )
 
 
-def check(method, path, headers, body):
+def check(method, path, headers, body, access_key=None, secret_key=None):
+    """Checks one request's SigV4 signature against the given credentials (default: the command line's)."""
+    if access_key is None:
+        access_key, secret_key = sys.argv[1], sys.argv[2]
     auth = headers.get("authorization", "")
     m = AUTH.match(auth)
     out = {
@@ -88,8 +90,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-print("PORT %d" % server.server_address[1], flush=True)
-sys.stdin.read()
-server.shutdown()
+if __name__ == "__main__":
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print("PORT %d" % server.server_address[1], flush=True)
+    sys.stdin.read()
+    server.shutdown()

@@ -64,6 +64,27 @@
 ---@field to? string A destination name (SLACK_WEBHOOK_URL_<NAME>); default "default".
 ---@field continue? boolean true lets later files' routes add deliveries too.
 ---@field on_update? "thread"|"update"|"repost"|"ignore" What a later event of the same finding does in this channel (default: "thread" with a bot token, "ignore" with a webhook).
+---@field actions? FindingAction|FindingAction[] Buttons on the message (needs a bot token and SLACK_SIGNING_SECRET); who may click them is `permit`'s decision.
+---@field suppress_by? SuppressCriterion|SuppressCriterion[] What the suppression rule of the "suppress" button matches (default: type, account, resource).
+
+---@alias FindingAction
+---| "ack"        # Acknowledge: shows who did; a second click by the same person takes it back
+---| "archive"    # Archive in GuardDuty (the button becomes Unarchive)
+---| "useful"     # GuardDuty feedback: useful
+---| "not_useful" # GuardDuty feedback: not useful
+---| "suppress"   # Create a GuardDuty suppression rule (archive automatically) for findings like this one
+
+---@alias SuppressCriterion "type"|"account"|"region"|"resource"|"action_type"
+
+---Who clicked a button, as Slack names them.
+---@class ActionUser
+---@field id string The Slack user ID (U... or W...).
+---@field name? string The Slack user name.
+---@field team? string The Slack team (workspace) ID.
+
+---Who may act on a finding: true allows, false (optionally with a reason) denies, nil has no opinion. Files run in
+---order; the first false denies; without any true the click is denied. `f` is the finding as it was last routed.
+---@alias PermitFn fun(action: FindingAction|"unarchive", user: ActionUser, f: Finding, ctx: Ctx): boolean?, string?
 
 ---A filter: true keeps the finding, false (optionally with a reason) drops it.
 ---@alias FilterFn fun(f: Finding, ctx: Ctx): boolean, string?
@@ -85,6 +106,7 @@
 ---@field filter? FilterFn
 ---@field route? RouteFn
 ---@field formats? table<string, FormatFn> Format names must be unique across all files.
+---@field permit? PermitFn
 
 ---JSON helpers.
 json = {}

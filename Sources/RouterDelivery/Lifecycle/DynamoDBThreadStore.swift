@@ -98,6 +98,25 @@ public final class DynamoDBThreadStore: ThreadStore {
         }
     }
 
+    /// Records a click as an item of its own (`pk` `click|<time>|<finding>|<user>`, `kind` `click`), expiring with the
+    /// findings' state.
+    public func recordClick(_ entry: ActionLogEntry) throws(StateStoreError) {
+        var item = JSONObject()
+        func s(_ v: String) -> JSONValue { ["S": .string(v)] }
+        item["pk"] = s("click|\(entry.at)|\(entry.findingId)|\(entry.userID)")
+        item["kind"] = s("click")
+        for (name, value) in entry.json.objectValue ?? JSONObject() {
+            switch value {
+            case .string(let v): item[name] = s(v)
+            case .double(let v) where v.isFinite: item[name] = ["N": .string(String(v))]
+            default: break
+            }
+        }
+        item["expires_at"] = ["N": .string(String(Int64((entry.at + DynamoDBItem.timeToLive).rounded(.down))))]
+        let request: JSONValue = ["TableName": .string(config.table), "Item": .object(item)]
+        _ = try call("PutItem", request, idempotent: false)
+    }
+
     // MARK: - Calls
 
     private func get(findingId: String, lane: String) throws(StateStoreError) -> ThreadRecord? {
