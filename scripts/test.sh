@@ -28,6 +28,7 @@ if [ ! -x .venv-ministack/bin/python ] || ! .venv-ministack/bin/python -c 'impor
   .venv-ministack/bin/pip install --quiet --disable-pip-version-check 'ministack==1.5.33' boto3
 fi
 export ROUTER_TEST_MINISTACK_PYTHON="$PWD/.venv-ministack/bin/python"
+scripts/test-deploy.sh
 
 # The Lambda package (release build: several minutes the first time); the tests check and run dist/router-lambda.zip.
 scripts/package-lambda.sh

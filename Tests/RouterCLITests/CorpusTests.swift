@@ -96,6 +96,14 @@ final class CorpusTests: XCTestCase {
             XCTAssertNotEqual(r.status, 1, r.stderr)
             payloadLines += r.stdout
         }
+        // The shipped rules again with buttons on (a bot token and a signing secret): every message with its
+        // Acknowledge, Archive and Suppress buttons and their confirm dialogs is valid Block Kit too.
+        let withButtons = try runRouter(
+            ["test", "rules", corpus.appendingPathComponent("eventbridge").path, "--json"],
+            environment: ["SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "test-secret"])
+        XCTAssertNotEqual(withButtons.status, 1, withButtons.stderr)
+        XCTAssertGreaterThan(withButtons.stdout.components(separatedBy: "router.actions").count - 1, 30, "buttons were rendered")
+        payloadLines += withButtons.stdout
         // The oversized custom format really was truncated, not dropped.
         let custom = payloadLines.split(separator: "\n").compactMap { try? JSONValue.parse(String($0)) }
             .flatMap { $0["deliveries"]?.arrayValue ?? [] }.filter { $0["channel"]?.stringValue == "#custom" }

@@ -54,7 +54,12 @@ final class DeployTemplateTests: XCTestCase {
         for needle in [
             "Type: AWS::GuardDuty::Detector", "FindingPublishingFrequency: !Ref FindingPublishingFrequency",
             "source: [aws.guardduty]", "detail-type: [GuardDuty Finding]", "Runtime: provided.al2023",
-            "Handler: bootstrap", "OnFailure:", "Type: AWS::SQS::Queue", "{{resolve:secretsmanager:",
+            "Handler: bootstrap", "OnFailure:", "Type: AWS::SQS::Queue",
+            // Secrets as ARNs read at run time (never resolved into the function's configuration).
+            "SLACK_WEBHOOK_URL_SECRET_ARN: !If", "SLACK_BOT_TOKEN_SECRET_ARN: !If", "SLACK_SIGNING_SECRET_ARN: !If",
+            "secretsmanager:GetSecretValue",
+            // Slack actions: the function URL Slack posts clicks to, and the GuardDuty calls they make.
+            "Type: AWS::Lambda::Url", "AuthType: NONE", "guardduty:ArchiveFindings", "guardduty:CreateFilter",
             // The finding lifecycle's state table, handed to the function with the rights it needs.
             "Type: AWS::DynamoDB::Table", "AttributeName: pk", "AttributeName: expires_at",
             "ROUTER_STATE_TABLE: !Ref FindingStateTable", "dynamodb:GetItem, dynamodb:PutItem]",
@@ -71,6 +76,7 @@ final class DeployTemplateTests: XCTestCase {
             XCTAssertTrue(block.contains("NoEcho: true"), "\(secret) is not NoEcho:\n\(block)")
             XCTAssertTrue(block.contains("Default: \"\""), "\(secret) must default to empty:\n\(block)")
         }
+        XCTAssertFalse(text.contains("{{resolve:secretsmanager:"), "a secret resolved into the function's environment")
         XCTAssertFalse(text.contains("hooks.slack.com/services/T"), "a webhook URL in the template text")
         XCTAssertFalse(text.contains("xoxb-1"), "a bot token in the template text")
     }
