@@ -132,6 +132,13 @@ public enum Send {
             out.flush()
             err.flush()
         }
+        var environment = environment
+        switch SlackSecrets.environment(environment) {
+        case .success(let resolved): environment = resolved
+        case .failure(let f):
+            err.line("router send: \(f)")
+            return ExitStatus.config
+        }
         let destinations = DestinationSet.fromEnvironment(environment)
         let intake: Intake
         switch Intake.load(

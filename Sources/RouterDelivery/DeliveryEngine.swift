@@ -59,6 +59,8 @@ public final class DeliveryEngine: @unchecked Sendable {
     public let clock: RouterClock
     /// The finding lifecycle's state; nil: every delivery is a plain post.
     public let threads: ThreadStore?
+    /// Reads a destination's secret again when Slack says it is no longer valid (secrets from Secrets Manager).
+    public var secrets: SecretRefresher?
     let log: @Sendable (String) -> Void
     let onEvent: (@Sendable (DeliveryEvent) -> Void)?
     let owner: String
@@ -71,6 +73,8 @@ public final class DeliveryEngine: @unchecked Sendable {
     }
 
     struct State {
+        /// Destinations whose secret was read again after Slack refused the old one (rotation).
+        var rotated: [String: Destination] = [:]
         var inFlight: Set<String> = []
         var buckets: [String: Bucket] = [:]
         var blockedUntil: [String: Double] = [:]
@@ -256,8 +260,16 @@ public final class DeliveryEngine: @unchecked Sendable {
         return out
     }
 
+    /// The destination stored under `name`: as configured, or as last read again after a rotation.
+    func destination(_ name: String) -> Destination? {
+        state.withLock { $0.rotated[name] } ?? destinations.stored(name)
+    }
+
+    /// Slack codes that mean the credential itself is no longer good: read the secret again once before giving up.
+    static let credentialCodes: Set<String> = ["invalid_auth", "token_revoked", "no_service", "invalid_token", "account_inactive"]
+
     private func process(_ item: QueuedDelivery) {
-        guard let destination = destinations.stored(item.delivery.destination) else {
+        guard let destination = destination(item.delivery.destination) else {
             let reason = "destination_not_configured: " + destinations.missingMessage(to: item.delivery.destination)
             finish(item, dead: reason, attempts: item.attempts)
             return
@@ -315,6 +327,19 @@ public final class DeliveryEngine: @unchecked Sendable {
             let r = state.withLock { s in Double.random(in: 0...1, using: &s.random) }
             retry(item, attempts: attempts, at: now + policy.backoff(attempt: attempts, random: r), error: code, now: now)
         case .permanent(let code, let status):
+            if Self.credentialCodes.contains(code), let secrets, let current = destination(item.delivery.destination),
+                let fresh = secrets.refreshed(current)
+            {
+                // The secret was rotated: send again at once with the new value.
+                state.withLock { $0.rotated[item.delivery.destination] = fresh }
+                log("Slack refused the \(item.delivery.destination) credential (\(code)); read it again from Secrets Manager: it changed, retrying")
+                do {
+                    try queue.scheduleRetry(id: item.id, attempts: attempts, nextAttemptAt: now, error: code + " (secret read again)", now: now)
+                } catch {
+                    log("delivery queue: \(error)")
+                }
+                return
+            }
             let blocksRejected = code == "invalid_blocks" || code == "msg_blocks_too_long"
             if blocksRejected && !item.usedTextOnly && item.delivery.textOnlyPayload != nil {
                 do {

@@ -30,7 +30,7 @@ public struct DestinationSet: Sendable, Equatable {
             set.webAPI = Destination(name: webAPIName, kind: .webAPI(token: Secret(token), baseURL: base))
         }
         let prefix = "SLACK_WEBHOOK_URL_"
-        for (key, value) in env where key.hasPrefix(prefix) && !value.isEmpty {
+        for (key, value) in env where key.hasPrefix(prefix) && !value.isEmpty && !SlackSecrets.isReferenceVariable(key) {
             let name = String(key.dropFirst(prefix.count))
             guard !name.isEmpty else { continue }
             set.named[name] = Destination(name: name.lowercased(), kind: .webhook(url: Secret(value)))

@@ -44,6 +44,8 @@ public final class LambdaHandler {
     public let clicks: ActionProcessor?
     /// The click acknowledged by the last answer, to carry out before the next invocation.
     private var pendingClick: SlackInteraction?
+    /// Reads Slack secrets again when Slack refuses them (rotation); nil when none came from Secrets Manager.
+    public var secrets: SecretRefresher?
 
     public init(
         config: LambdaConfig, intake: Intake, queue: DeliveryQueue, log: LambdaLog, transport: SlackTransport? = nil,
@@ -264,6 +266,7 @@ public final class LambdaHandler {
         let e = DeliveryEngine(
             queue: queue, destinations: config.destinations, transport: transport, policy: config.policy, clock: clock,
             log: { line in log.warn(line) }, threads: threads)
+        e.secrets = secrets
         engines[key] = e
         return e
     }

@@ -20,6 +20,14 @@ public enum LambdaRuntime {
         environment env: [String: String], transport: SlackTransport? = nil, clock: RouterClock = SystemClock(),
         log: LambdaLog
     ) -> Result<LambdaHandler, LambdaErrorReport> {
+        // Slack secrets named by Secrets Manager ARNs are read now, into this process's memory only.
+        let original = env
+        var env = env
+        switch SlackSecrets.environment(env) {
+        case .success(let resolved): env = resolved
+        case .failure(let f):
+            return .failure(LambdaErrorReport(errorType: "Runtime.ConfigInvalid", errorMessage: f.description))
+        }
         let config: LambdaConfig
         switch LambdaConfig.fromEnvironment(env) {
         case .success(let c): config = c
@@ -82,10 +90,14 @@ public enum LambdaRuntime {
                 permit: { action, user, finding in gate.permit(action, user: user, finding: finding, now: clock.now()) },
                 log: actionLog, now: { clock.now() }, warn: { line in log.warn(line) })
         }
-        return .success(
-            LambdaHandler(
-                config: config, intake: intake, queue: queue, log: log, transport: transport, clock: clock,
-                threads: threads, clicks: clicks))
+        let handler = LambdaHandler(
+            config: config, intake: intake, queue: queue, log: log, transport: transport, clock: clock,
+            threads: threads, clicks: clicks)
+        if original.keys.contains(where: SlackSecrets.isReferenceVariable), let reader = SlackSecrets.reader(original) {
+            handler.secrets = SecretRefresher(environment: original, reader: reader)
+            log.info("Slack secrets read from Secrets Manager", [("count", String(original.keys.filter(SlackSecrets.isReferenceVariable).count))])
+        }
+        return .success(handler)
     }
 
     /// Runs until the Runtime API fails (or, in memory, runs out of events). Returns the process exit status.

@@ -29,9 +29,21 @@ public enum EventServer {
     /// destination, a rule naming a destination that is not configured, a queue that cannot be opened).
     /// `ready` is called with the bound address once the server listens.
     public static func run(
-        _ config: ServerConfiguration, logger: Logger, err: @escaping @Sendable (String) -> Void,
+        _ given: ServerConfiguration, logger: Logger, err: @escaping @Sendable (String) -> Void,
         ready: @escaping @Sendable (String) -> Void = { _ in }
     ) async -> Int32 {
+        // Slack secrets named by Secrets Manager ARNs are read now, into this process's memory only.
+        let original = given.environment
+        let config: ServerConfiguration
+        switch SlackSecrets.environment(given.environment) {
+        case .success(let resolved):
+            var c = given
+            c.environment = resolved
+            config = c
+        case .failure(let f):
+            err("router serve: \(f)")
+            return ExitStatus.config
+        }
         if config.apiToken == nil && !config.noAuth {
             err("router serve: ROUTER_API_TOKEN is not set: set it (clients send it as `Authorization: Bearer <token>`), or pass --no-auth to serve without authentication on a loopback address")
             return ExitStatus.config
@@ -89,6 +101,9 @@ public enum EventServer {
             policy: config.policy,
             log: { line in deliveryLog.warning("\(Secret.redact(line, secrets))") },
             onEvent: { metrics.delivery($0) }, threads: queue.threads)
+        if original.keys.contains(where: SlackSecrets.isReferenceVariable), let reader = SlackSecrets.reader(original) {
+            engine.secrets = SecretRefresher(environment: original, reader: reader)
+        }
         let committer = GroupCommitter(queue: queue, now: { Timestamps.now() }, committed: { engine.wake() })
         let events = EventsHandler(
             rules: rules, committer: committer, metrics: metrics,
