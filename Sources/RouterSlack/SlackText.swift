@@ -11,22 +11,32 @@ public enum SlackText {
         UTF8Bytes.transformed(s, escape: true, sanitize: false, inline: false)
     }
 
-    /// Reverses ``escape(_:)`` (for previews): `&lt;` `&gt;` `&amp;` back to `<` `>` `&`.
+    /// Reverses ``escape(_:)`` (for previews): `&lt;` `&gt;` `&amp;` back to `<` `>` `&`. Works on UTF-8 bytes, as
+    /// Slack reads entities: an entity followed by a combining mark is still an entity (a `Character` comparison would
+    /// see `;` and the mark as one grapheme and miss it).
     public static func unescape(_ s: String) -> String {
         guard s.utf8.contains(UInt8(ascii: "&")) else { return s }
-        var out = String()
-        var i = s.startIndex
-        while i < s.endIndex {
-            let rest = s[i...]
-            if s[i] == "&" {
-                if rest.hasPrefix("&amp;") { out += "&"; i = s.index(i, offsetBy: 5); continue }
-                if rest.hasPrefix("&lt;") { out += "<"; i = s.index(i, offsetBy: 4); continue }
-                if rest.hasPrefix("&gt;") { out += ">"; i = s.index(i, offsetBy: 4); continue }
-            }
-            out.append(s[i])
-            i = s.index(after: i)
+        let b = Array(s.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(b.count)
+        var i = 0
+        func at(_ i: Int, _ entity: StaticString) -> Bool {
+            let n = entity.utf8CodeUnitCount
+            guard i + n <= b.count else { return false }
+            let e = entity.utf8Start
+            for k in 0..<n where b[i + k] != e[k] { return false }
+            return true
         }
-        return out
+        while i < b.count {
+            if b[i] == UInt8(ascii: "&") {
+                if at(i, "&amp;") { out.append(UInt8(ascii: "&")); i += 5; continue }
+                if at(i, "&lt;") { out.append(UInt8(ascii: "<")); i += 4; continue }
+                if at(i, "&gt;") { out.append(UInt8(ascii: ">")); i += 4; continue }
+            }
+            out.append(b[i])
+            i += 1
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// True for scalars that must not reach Slack from finding text: C0/C1 control characters other than newline and

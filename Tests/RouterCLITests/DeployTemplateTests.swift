@@ -80,4 +80,43 @@ final class DeployTemplateTests: XCTestCase {
         XCTAssertFalse(text.contains("hooks.slack.com/services/T"), "a webhook URL in the template text")
         XCTAssertFalse(text.contains("xoxb-1"), "a bot token in the template text")
     }
+    /// deploy/slack-app-manifest.yaml is a Slack app manifest with what the router needs: a bot with the scopes of the
+    /// Web API methods it calls (chat.postMessage, chat.update: `chat:write`), and interactivity on, pointed at an
+    /// https Request URL. Parsed by PyYAML (installed with cfn-lint by scripts/test.sh).
+    func testSlackAppManifest() throws {
+        guard let python = ProcessInfo.processInfo.environment["ROUTER_TEST_PYTHON"] else {
+            throw XCTSkip("ROUTER_TEST_PYTHON not set (run through scripts/test.sh)")
+        }
+        let manifest = Paths.root.appendingPathComponent("deploy/slack-app-manifest.yaml").path
+        let script = """
+            import json, sys, yaml
+            m = yaml.safe_load(open(sys.argv[1]))
+            print(json.dumps(m))
+            """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = ["-c", script, manifest]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, errors)
+        let m = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        XCTAssertEqual(Set(m.keys), ["display_information", "features", "oauth_config", "settings"])
+        let name = (m["display_information"] as? [String: Any])?["name"] as? String
+        XCTAssertFalse((name ?? "").isEmpty, "an app needs a name")
+        XCTAssertNotNil((m["features"] as? [String: Any])?["bot_user"], "a bot user holds the token")
+        let scopes = ((m["oauth_config"] as? [String: Any])?["scopes"] as? [String: Any])?["bot"] as? [String] ?? []
+        XCTAssertTrue(scopes.contains("chat:write"), "chat.postMessage and chat.update need chat:write: \(scopes)")
+        XCTAssertTrue(Set(scopes).isSubset(of: ["chat:write", "chat:write.public"]), "no scope the router does not use: \(scopes)")
+        let interactivity = ((m["settings"] as? [String: Any])?["interactivity"] as? [String: Any]) ?? [:]
+        XCTAssertEqual(interactivity["is_enabled"] as? Bool, true)
+        XCTAssertTrue((interactivity["request_url"] as? String ?? "").hasPrefix("https://"), "Slack only calls https URLs")
+        XCTAssertEqual((m["settings"] as? [String: Any])?["socket_mode_enabled"] as? Bool, false, "clicks come over HTTP")
+        let readme = try String(contentsOf: Paths.root.appendingPathComponent("README.md"), encoding: .utf8)
+        XCTAssertTrue(readme.contains("deploy/slack-app-manifest.yaml"), "the README's set-up walkthrough uses the manifest")
+    }
 }

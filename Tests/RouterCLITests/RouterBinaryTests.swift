@@ -93,7 +93,15 @@ final class RouterBinaryTests: XCTestCase {
             XCTAssertEqual(keys, ["source", "finding", "dropped", "dropped_by", "unrouted", "deliveries", "errors"])
             XCTAssertEqual(line["finding"]?.objectValue?.keys, ["id", "type", "severity", "severity_label", "account", "region"])
             for d in line["deliveries"]?.arrayValue ?? [] {
-                XCTAssertEqual(d.objectValue?.keys, ["channel", "mention", "format", "to", "file", "fallback", "payload", "lifecycle"])
+                // `actions` and `buttons` only on deliveries that offer buttons.
+                let withButtons = d["actions"] != nil
+                XCTAssertEqual(
+                    d.objectValue?.keys,
+                    ["channel", "mention", "format", "to", "file", "fallback", "payload"] + (withButtons ? ["actions", "buttons"] : []) + ["lifecycle"])
+                if withButtons {
+                    XCTAssertFalse(d["actions"]?.arrayValue?.isEmpty ?? true)
+                    XCTAssertEqual(d["buttons"]?.stringValue?.hasPrefix("not shown: "), true, "no bot token or signing secret here: \(d)")
+                }
                 XCTAssertEqual(d["lifecycle"]?.objectValue?.keys, ["action", "detail", "on_update", "reply"])
                 XCTAssertEqual(d["payload"]?["channel"], d["channel"])
                 XCTAssertNotNil(d["payload"]?["text"]?.stringValue)
@@ -102,6 +110,7 @@ final class RouterBinaryTests: XCTestCase {
         let critical = try XCTUnwrap(lines.first { $0["finding"]?["severity_label"]?.stringValue == "CRITICAL" })
         XCTAssertEqual(critical["deliveries"]?[0]?["channel"]?.stringValue, "#sec-critical")
         XCTAssertEqual(critical["deliveries"]?[0]?["mention"], ["<!here>"])
+        XCTAssertEqual(critical["deliveries"]?[0]?["actions"], ["ack", "archive"], "rules/20-critical.lua offers two buttons")
         let archived = try XCTUnwrap(lines.first { $0["dropped"] == .bool(true) })
         XCTAssertEqual(archived["dropped_by"]?["file"]?.stringValue, "rules/10-noise.lua")
         // The SQS batch yields one result per record.

@@ -11,6 +11,13 @@ final class SlackTextTests: XCTestCase {
         XCTAssertEqual(SlackText.escape("é<👨‍👩‍👧>"), "é&lt;👨‍👩‍👧&gt;")
         XCTAssertEqual(SlackText.escape(""), "")
         XCTAssertEqual(SlackText.unescape(SlackText.escape("a&b<c>&amp;")), "a&b<c>&amp;")
+        // Found by the slack-text fuzzer: an entity followed by a combining mark (one grapheme with the ';') is still
+        // an entity.
+        for mark in ["\u{06DF}", "\u{0301}", "\u{200D}👩", "\u{FE0F}"] {
+            let text = "<" + mark + ">" + mark + "&" + mark
+            XCTAssertEqual(SlackText.unescape(SlackText.escape(text)), text, mark.unicodeScalars.map { String($0.value, radix: 16) }.joined())
+        }
+        XCTAssertEqual(SlackText.unescape("&lt"), "&lt", "an unfinished entity stays")
     }
 
     func testSanitize() {
