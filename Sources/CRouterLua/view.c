@@ -127,6 +127,46 @@ static void push_detail(lua_State *L, rl_engine *e) {
 
 #define RL_SHORT_STRING 40 /* Lua's LUAI_MAXSHORTLEN: longer strings are copied, not interned */
 
+/* The field name (or "detail") closest to k[0..n) when it looks like a typo of it, as `router check` suggests
+ * (RouterRules/FieldCheck.swift): a camelCase spelling of a snake_case name, or an optimal string alignment distance of
+ * at most 1 (up to 4 characters), 2 (up to 8) or 3. NULL otherwise. Only on the error path. */
+static const char *nearest_field(const char *k, size_t n) {
+    if (n > 64) return NULL;
+    char low[65];
+    for (size_t i = 0; i < n; i++) low[i] = (char)((k[i] >= 'A' && k[i] <= 'Z') ? k[i] + 32 : k[i]);
+    const char *best = NULL;
+    int best_d = 1 << 30;
+    for (int f = 0; f <= RL_FIELD_COUNT; f++) {
+        const char *name = f < RL_FIELD_COUNT ? field_names[f] : "detail";
+        size_t m = strlen(name);
+        /* camelCase: the name without its underscores, compared with the lowered key */
+        size_t a = 0, b = 0;
+        while (a < m && b < n) {
+            if (name[a] == '_') { a++; continue; }
+            if (name[a] != low[b]) break;
+            a++, b++;
+        }
+        if (a == m && b == n) return name;
+        int d[66][66];
+        for (size_t i = 0; i <= n; i++) d[i][0] = (int)i;
+        for (size_t j = 0; j <= m; j++) d[0][j] = (int)j;
+        for (size_t i = 1; i <= n; i++) {
+            for (size_t j = 1; j <= m; j++) {
+                int cost = low[i - 1] == name[j - 1] ? 0 : 1;
+                int v = d[i - 1][j] + 1;
+                if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+                if (d[i - 1][j - 1] + cost < v) v = d[i - 1][j - 1] + cost;
+                if (i > 1 && j > 1 && low[i - 1] == name[j - 2] && low[i - 2] == name[j - 1] && d[i - 2][j - 2] + 1 < v)
+                    v = d[i - 2][j - 2] + 1;
+                d[i][j] = v;
+            }
+        }
+        if (d[n][m] < best_d) best_d = d[n][m], best = name;
+    }
+    int allowed = n <= 4 ? 1 : n <= 8 ? 2 : 3;
+    return best_d <= allowed ? best : NULL;
+}
+
 /* __index of f's cache table (argument 1): pushes a field the cache does not have and keeps it there for the rest of
  * the event (nil values are not kept). */
 static int f_fill(lua_State *L) {
@@ -136,7 +176,11 @@ static int f_fill(lua_State *L) {
     const char *k = lua_tolstring(L, 2, &n);
     int i = n > 0 ? field_index(k, n) : -1;
     if (i < 0 && n == 6 && memcmp(k, "detail", 6) == 0) i = RL_FIELD_COUNT;
-    if (i < 0) return luaL_error(L, "f has no field '%s'", k);
+    if (i < 0) {
+        const char *near = nearest_field(k, n);
+        if (near) return luaL_error(L, "f has no field '%s' (did you mean '%s'?)", k, near);
+        return luaL_error(L, "f has no field '%s'", k);
+    }
     if (i < RL_FIELD_COUNT) push_value(L, &e->fval[i]);
     else push_detail(L, e);
     if (lua_isnil(L, -1)) return 1;

@@ -74,6 +74,7 @@ public final class Intake {
         }
         let badOnUpdate = LiteralCheck.unknownOnUpdate(rulesDirectory: rulesDirectory)
             + LiteralCheck.unknownActions(rulesDirectory: rulesDirectory)
+            + LiteralCheck.unknownFields(rulesDirectory: rulesDirectory)
         if !badOnUpdate.isEmpty { return .failure(IntakeLoadError(kind: .rules, lines: badOnUpdate)) }
         let missing = LiteralCheck.missingDestinations(rulesDirectory: rulesDirectory, destinations: destinations)
         if !missing.isEmpty { return .failure(IntakeLoadError(kind: .destinations, lines: missing)) }

@@ -71,6 +71,13 @@ public enum LiteralCheck {
         return actions + criteria
     }
 
+    /// `f.name` reads of names the finding view does not have (`f.severty`), with the nearest field.
+    public static func unknownFields(rulesDirectory: String) -> [String] {
+        var problems: [String] = []
+        forEachFile(rulesDirectory: rulesDirectory) { path, bytes in problems += FieldCheck.check(path: path, source: bytes) }
+        return problems
+    }
+
     /// `file:line` of every literal `actions = ...` (the buttons a rule offers), for the start-up warning when buttons
     /// cannot be shown.
     public static func offeredActions(rulesDirectory: String) -> [String] {
@@ -93,7 +100,18 @@ public enum LiteralCheck {
     /// Every line (1-based) of the `*.lua` files directly in `rulesDirectory`, in file order; the problems `body` finds.
     static func scanLines(rulesDirectory: String, _ body: (String, Int, Substring) -> [String]) -> [String] {
         var problems: [String] = []
-        guard let dir = opendir(rulesDirectory) else { return [] }
+        forEachFile(rulesDirectory: rulesDirectory) { path, bytes in
+            let text = String(decoding: bytes, as: UTF8.self)
+            for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                problems += body(path, n + 1, line)
+            }
+        }
+        return problems
+    }
+
+    /// The `*.lua` files directly in `rulesDirectory`, in byte-wise name order (the order the engine loads them).
+    static func forEachFile(rulesDirectory: String, _ body: (String, [UInt8]) -> Void) {
+        guard let dir = opendir(rulesDirectory) else { return }
         var names: [String] = []
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
@@ -103,12 +121,8 @@ public enum LiteralCheck {
         for name in names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
             let path = rulesDirectory.hasSuffix("/") ? rulesDirectory + name : rulesDirectory + "/" + name
             guard let bytes = RuleEngine.readFile(path) else { continue }
-            let text = String(decoding: bytes, as: UTF8.self)
-            for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                problems += body(path, n + 1, line)
-            }
+            body(path, bytes)
         }
-        return problems
     }
 
     /// The literals of `key = "x"` or `key = { "x", 'y' }` on this line.

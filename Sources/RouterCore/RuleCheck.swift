@@ -26,9 +26,10 @@ public enum RuleCheck {
                 LiteralCheck.unknownFormats(rulesDirectory: rulesDirectory, defined: Set(engine.formats.keys))
                 + LiteralCheck.unknownOnUpdate(rulesDirectory: rulesDirectory)
                 + LiteralCheck.unknownActions(rulesDirectory: rulesDirectory)
+                + LiteralCheck.unknownFields(rulesDirectory: rulesDirectory)
             if !formats.isEmpty {
                 for m in formats { err.line(m) }
-                err.line("\(formats.count) format error\(formats.count == 1 ? "" : "s")")
+                err.line("\(formats.count) rule error\(formats.count == 1 ? "" : "s")")
                 return ExitStatus.ruleError
             }
             let destinations = DestinationSet.fromEnvironment(environment)

@@ -146,6 +146,15 @@ final class RouterBinaryTests: XCTestCase {
         let fc = try runRouter(["check", badFormat.path])
         XCTAssertEqual(fc.status, 1)
         XCTAssertTrue(fc.stderr.contains("50.lua:3: error: format 'fancy' is not defined (built in: detailed, compact; defined in rule files: plain)"), fc.stderr)
+        // A name the finding view does not have, before any finding arrives, with the nearest field; and the same
+        // refusal at start-up (router send).
+        let typo = try writeRules(["50.lua": "return {\n  route = function(f, ctx)\n    if f.severty >= 7 then return { channel = \"#x\" } end\n  end,\n}\n"])
+        let tc = try runRouter(["check", typo.path])
+        XCTAssertEqual(tc.status, 1)
+        XCTAssertTrue(tc.stderr.contains("50.lua:3: error: f has no field 'severty' (did you mean 'severity'?)"), tc.stderr)
+        let send = try runRouter(["send", typo.path, "examples/high-crypto-mining-ec2.json"], environment: ["SLACK_WEBHOOK_URL": "http://127.0.0.1:9/services/x"])
+        XCTAssertEqual(send.status, 1, send.stderr)
+        XCTAssertTrue(send.stderr.contains("50.lua:3: error: f has no field 'severty'"), send.stderr)
     }
 
     func testInputErrorsExitTwo() throws {
