@@ -47,13 +47,20 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // zlib: gzip inputs (GuardDuty's S3 export is gzip-compressed JSON Lines), inflated as they stream.
+        .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         // C: a JSON tape parser shared by Swift (finding view) and the Lua bridge (lazy `f.detail`).
         .target(name: "CRouterJSON", path: "Sources/CRouterJSON"),
         // C: the Lua sandbox. Everything Lua can longjmp through lives here.
         .target(name: "CRouterLua", dependencies: ["CLua", "CRouterJSON"], path: "Sources/CRouterLua"),
 
         .target(name: "RouterJSON", dependencies: ["CRouterJSON"], exclude: ["API.md"]),
-        .target(name: "RouterFinding", dependencies: ["RouterJSON"], exclude: ["API.md"]),
+        .target(name: "RouterFinding", dependencies: ["RouterJSON", "CZlib"], exclude: ["API.md"]),
         .target(name: "RouterSlack", dependencies: ["RouterJSON", "RouterFinding"]),
         .target(name: "RouterRules", dependencies: ["CRouterLua", "RouterJSON", "RouterFinding", "RouterSlack"]),
         .target(
@@ -125,7 +132,7 @@ let package = Package(
         ),
 
         .testTarget(name: "RouterJSONTests", dependencies: ["RouterJSON"]),
-        .testTarget(name: "RouterFindingTests", dependencies: ["RouterFinding"]),
+        .testTarget(name: "RouterFindingTests", dependencies: ["RouterFinding", "CZlib"]),
         .testTarget(name: "RouterRulesTests", dependencies: ["RouterRules", "RouterFinding"]),
         .testTarget(name: "RouterSlackTests", dependencies: ["RouterSlack", "RouterFinding"]),
         .testTarget(name: "RouterCoreTests", dependencies: ["RouterCore"]),

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CZlib
 import RouterJSON
 
 extension InputReader {
@@ -67,13 +68,16 @@ extension InputReader {
     static func isDirectory(_ info: stat) -> Bool { (info.st_mode & S_IFMT) == S_IFDIR }
     static func isRegular(_ info: stat) -> Bool { (info.st_mode & S_IFMT) == S_IFREG }
 
+    /// `*.json`, `*.jsonl`, `*.ndjson`, each also gzip-compressed (`*.jsonl.gz`: GuardDuty's S3 export).
     static func hasInputExtension(_ name: String) -> Bool {
-        let lower = name.lowercased()
+        var lower = name.lowercased()
+        if lower.hasSuffix(".gz") { lower.removeLast(3) }
         return lower.hasSuffix(".json") || lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson")
     }
 
     static func isJSONLinesName(_ name: String) -> Bool {
-        let lower = name.lowercased()
+        var lower = name.lowercased()
+        if lower.hasSuffix(".gz") { lower.removeLast(3) }
         return lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson")
     }
 
@@ -139,32 +143,111 @@ extension InputReader {
 
     // MARK: - Streams
 
-    /// Reads a file descriptor in 64 KiB chunks, retrying on EINTR.
+    /// Reads a file descriptor in 64 KiB chunks, retrying on EINTR. A stream that starts with gzip's magic bytes
+    /// (`1f 8b`; GuardDuty's S3 export, any `*.gz`) is inflated as it is read, one chunk at a time: never the whole
+    /// file in memory, concatenated gzip members read one after another.
     struct ChunkReader {
         let fd: Int32
         var atEnd = false
         var errorCode: Int32?
+        /// A gzip stream that could not be inflated (corrupt, truncated): what zlib said.
+        var gzipError: String?
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        private var sniffed = false
+        private var inflater: GzipInflater?
 
         init(fd: Int32) { self.fd = fd }
 
-        /// Appends up to one chunk to `buffer`.
+        var isGzip: Bool { inflater != nil }
+
+        /// Reads raw bytes into `chunk[from...]`: the count, 0 at the end, -1 on an error (in `errorCode`).
+        private mutating func readRaw(from: Int = 0) -> Int {
+            let fd = self.fd
+            var failure: Int32?
+            let n = chunk.withUnsafeMutableBytes { b -> Int in
+                while true {
+                    let n = read(fd, b.baseAddress! + from, b.count - from)
+                    if n >= 0 { return n }
+                    if errno == EINTR { continue }
+                    failure = errno
+                    return -1
+                }
+            }
+            if let failure { errorCode = failure }
+            return n
+        }
+
+        /// Appends up to one chunk to `buffer` (inflated, for gzip).
         mutating func fill(_ buffer: inout [UInt8]) {
             guard !atEnd else { return }
-            while true {
-                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if n > 0 {
-                    buffer.append(contentsOf: chunk[0..<n])
-                    return
+            if !sniffed {
+                sniffed = true
+                // The first bytes decide: at least two (a pipe may hand them over one at a time).
+                var got = 0
+                while got < 2 {
+                    let n = readRaw(from: got)
+                    if n <= 0 {
+                        buffer.append(contentsOf: chunk[0..<got])
+                        atEnd = true
+                        return
+                    }
+                    got += n
                 }
-                if n == 0 {
+                if chunk[0] == 0x1F && chunk[1] == 0x8B {
+                    let z = GzipInflater()
+                    guard z.ready else {
+                        gzipError = "cannot start zlib"
+                        atEnd = true
+                        return
+                    }
+                    inflater = z
+                    z.feed(chunk[0..<got])
+                    inflate(&buffer)
+                } else {
+                    buffer.append(contentsOf: chunk[0..<got])
+                }
+                return
+            }
+            if inflater != nil {
+                inflate(&buffer)
+                return
+            }
+            let n = readRaw()
+            if n > 0 {
+                buffer.append(contentsOf: chunk[0..<n])
+            } else {
+                atEnd = true
+            }
+        }
+
+        /// Inflates until some output is appended, the stream ends, or it fails.
+        private mutating func inflate(_ buffer: inout [UInt8]) {
+            guard let z = inflater else { return }
+            while true {
+                if z.needsInput {
+                    let n = readRaw()
+                    if n < 0 {
+                        atEnd = true
+                        return
+                    }
+                    if n == 0 {
+                        if !z.betweenMembers { gzipError = "the gzip stream ends early (truncated file)" }
+                        atEnd = true
+                        return
+                    }
+                    z.feed(chunk[0..<n])
+                }
+                switch z.inflate(into: &buffer) {
+                case .produced: return
+                case .needsInput: continue
+                case .finished:
+                    atEnd = true
+                    return
+                case .failed(let message):
+                    gzipError = message
                     atEnd = true
                     return
                 }
-                if errno == EINTR { continue }
-                errorCode = errno
-                atEnd = true
-                return
             }
         }
     }
@@ -175,14 +258,18 @@ extension InputReader {
         var reader = ChunkReader(fd: fd)
         var buffer: [UInt8] = []
         func readFailed() -> InputItem {
-            InputItem(
+            if let message = reader.gzipError {
+                return InputItem(source: source, result: .failure(.unreadable("gzip: \(message)")))
+            }
+            return InputItem(
                 source: source,
                 result: .failure(.unreadable("read failed: \(String(cString: strerror(reader.errorCode ?? EIO)))")))
         }
+        var failed: Bool { reader.errorCode != nil || reader.gzipError != nil }
 
         if !linesOnly {
             while !reader.atEnd && buffer.count <= limits.maxBytes { reader.fill(&buffer) }
-            if reader.errorCode != nil {
+            if failed {
                 try body(readFailed())
                 return
             }
@@ -210,7 +297,7 @@ extension InputReader {
             } else {
                 guard looksLikeJSONLines(buffer, limits: limits, needsSecondLine: false) else {
                     var info = stat()
-                    let size = fstat(fd, &info) == 0 && isRegular(info) ? "\(info.st_size) bytes" : "more bytes"
+                    let size = !reader.isGzip && fstat(fd, &info) == 0 && isRegular(info) ? "\(info.st_size) bytes" : "more bytes"
                     try body(
                         InputItem(
                             source: source,
@@ -223,7 +310,7 @@ extension InputReader {
             }
         }
         try readLines(reader: &reader, buffer: &buffer, source: source, limits: limits, body)
-        if reader.errorCode != nil { try body(readFailed()) }
+        if failed { try body(readFailed()) }
     }
 
     /// True when the first non-blank line ends within `buffer` (or `buffer` ends there), is at most `maxBytes`, and
