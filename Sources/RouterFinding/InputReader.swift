@@ -12,6 +12,9 @@ import RouterJSON
 ///   (or the SNS `MessageId`).
 /// - SNS HTTP message (`Type: Notification` with `Message`); subscription and unsubscribe confirmations are
 ///   `not_a_finding`.
+/// - `aws guardduty get-findings` / `aws securityhub get-findings` output (`{"Findings": [...]}`, source `#i`): SDK
+///   PascalCase GuardDuty findings are translated to the wire shape (``GuardDutySDK``), ASFF findings read as ASFF;
+///   a bare SDK-shaped finding, also inside an EventBridge envelope, likewise.
 /// - A JSON array of any of these: source `#i` per element.
 ///
 /// All functions are pure and thread-safe; none throws: problems become items with an ``InputError``.
@@ -120,7 +123,9 @@ public enum InputReader {
                     fail(.notAFinding("'GuardDuty Finding' event has no 'detail'"))
                     return
                 }
-                do { emit(source, .success(try Finding(event: node, detail: detail))) } catch { fail(error) }
+                do { emit(source, .success(try Finding(event: node, detail: detail))) } catch {
+                    emit(source, sdkFinding(event: node, detail: detail, limits: limits) ?? .failure(error))
+                }
                 return
             }
             guard let detailType = detailTypeNode.string else {
@@ -214,11 +219,44 @@ public enum InputReader {
             do { emit(source, .success(try Finding(event: nil, detail: node))) } catch { fail(error) }
             return
         }
+        // `aws guardduty get-findings` / `aws securityhub get-findings` output (and the SDKs' GetFindings responses).
+        if let findings = node["Findings"], findings.kind == .array {
+            guard findings.count > 0 else {
+                fail(.notAFinding("'Findings' is an empty array"))
+                return
+            }
+            for (i, element) in findings.elements.enumerated() {
+                let elementSource = "\(source)#\(i)"
+                if GuardDutySDK.isASFF(element) {
+                    do { emit(elementSource, .success(try Finding(event: nil, asffFinding: element))) } catch {
+                        emit(elementSource, .failure(error))
+                    }
+                } else if let result = sdkFinding(event: nil, detail: element, limits: limits) {
+                    emit(elementSource, result)
+                } else {
+                    emit(elementSource, .failure(.notAFinding("'Findings' element is neither a GuardDuty finding (Id, Type) nor a Security Hub finding (ProductArn, AwsAccountId)")))
+                }
+            }
+            return
+        }
+        if let result = sdkFinding(event: nil, detail: node, limits: limits) {
+            emit(source, result)
+            return
+        }
         if JSONFields.looksPascalCase(node) {
-            fail(.notAFinding("keys are PascalCase (SDK shape), EventBridge delivers camelCase"))
+            fail(.notAFinding("keys are PascalCase but this is not a GuardDuty finding in the SDK's shape (no string 'Id' and 'Type')"))
             return
         }
         fail(.notAFinding("object has neither 'detail-type' nor finding fields"))
+    }
+
+    /// A finding in the SDK's PascalCase shape (`aws guardduty get-findings`), translated to the wire shape and read
+    /// like any other; nil when `detail` is not one.
+    static func sdkFinding(event: JSONNode?, detail: JSONNode, limits: InputLimits) -> Result<Finding, InputError>? {
+        guard GuardDutySDK.isFinding(detail) else { return nil }
+        return Result { () throws(InputError) -> Finding in
+            try Finding(event: event, detail: try GuardDutySDK.wireFinding(detail, limits: limits))
+        }
     }
 
     /// Handles `node` when it is a `GuardDuty Finding` EventBridge event (what ``walkObject`` does for one, with a
@@ -262,7 +300,9 @@ public enum InputReader {
             let finding = try Finding(envelope: envelope, detail: detailNode)
             out.append(InputItem(source: source, result: .success(finding), recordId: recordId))
         } catch {
-            out.append(InputItem(source: source, result: .failure(error), recordId: recordId))
+            // An envelope around the SDK's PascalCase shape (tools that paste GetFindings output into an event).
+            let result = sdkFinding(event: node, detail: detailNode, limits: .default) ?? .failure(error)
+            out.append(InputItem(source: source, result: result, recordId: recordId))
         }
         return true
     }

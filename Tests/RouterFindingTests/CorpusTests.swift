@@ -74,9 +74,16 @@ final class CorpusTests: XCTestCase {
         let dir = try corpusDirectory("variants")
         let items = InputReader.items(fromPath: dir)
         XCTAssertFalse(items.isEmpty)
-        for item in items where item.source.contains("/pascalcase/") {
-            XCTAssertEqual(
-                item.error, .notAFinding("keys are PascalCase (SDK shape), EventBridge delivers camelCase"), item.source)
+        // SDK-shaped (PascalCase) findings pasted into EventBridge envelopes: translated with the service model and
+        // read like the events EventBridge sends.
+        let sdk = items.filter { $0.source.contains("/pascalcase/") }
+        XCTAssertEqual(sdk.count, 15)
+        for item in sdk {
+            let f = try XCTUnwrap(item.finding, "\(item.source): \(item.error.map(String.init(describing:)) ?? "")")
+            XCTAssertFalse(f.id.isEmpty || f.type.isEmpty || f.account.isEmpty || f.region.isEmpty, item.source)
+            XCTAssertNotEqual(f.severityLabel, .unknown, item.source)
+            XCTAssertNotNil(f.updatedAt, item.source)
+            XCTAssertNotNil(f.detail["service"], item.source)
         }
         for item in items where item.source.contains("/partial/") {
             XCTAssertNotNil(item.finding, "\(item.source): \(item.error.map(String.init(describing:)) ?? "")")

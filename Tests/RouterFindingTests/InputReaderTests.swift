@@ -205,8 +205,6 @@ final class InputReaderTests: XCTestCase {
                 "detail-type 'GuardDuty Runtime Protection Unhealthy' is not a GuardDuty finding"),
             ("invalid/empty.json", .invalidJSON, "empty input"),
             ("invalid/not-an-object.json", .notAFinding, "JSON value is a string, not an object or array"),
-            ("invalid/pascalcase-finding.json", .notAFinding,
-                "keys are PascalCase (SDK shape), EventBridge delivers camelCase"),
             ("invalid/missing-type.json", .notAFinding, "detail has no string 'type'"),
             ("invalid/unknown-object.json", .notAFinding, "object has neither 'detail-type' nor finding fields"),
             ("invalid/malformed.json", .invalidJSON, nil),
