@@ -6,6 +6,9 @@
 #   slack     one POST to the fake Slack over a kept-alive connection (median): the Slack latency inside "warm"
 #   overhead  warm - posts x slack: the invocation's own work
 #   retry     the same events again (already posted: no Slack call)
+#   secrets   init again with the webhook URL read from Secrets Manager at start (SLACK_WEBHOOK_URL_SECRET_ARN, one
+#             GetSecretValue over SigV4 to PyPI moto_server on loopback); only when .venv/bin/moto_server exists
+#             (scripts/test.sh installs it)
 # Usage: scripts/bench-lambda.sh [BINARY] (default: the release build; build it with scripts/package-lambda.sh
 # or `swift build -c release --static-swift-stdlib`). COLD=N (default 20) cold starts, EVENTS=N (default 50).
 set -euo pipefail
@@ -17,7 +20,12 @@ events="${EVENTS:-50}"
 
 tmp="$(mktemp -d)"
 slack_pid=""
-cleanup() { [ -n "$slack_pid" ] && kill "$slack_pid" 2>/dev/null; rm -rf "$tmp"; }
+moto_pid=""
+cleanup() {
+  [ -n "$slack_pid" ] && kill "$slack_pid" 2>/dev/null
+  [ -n "$moto_pid" ] && kill "$moto_pid" 2>/dev/null
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
 ln -s "$(readlink -f "$bin")" "$tmp/bootstrap"
 
@@ -78,3 +86,36 @@ print(f"slack     median {med(lat):.2f} ms per POST to the fake Slack (kept-aliv
 print(f"overhead  median {med(first) - per_event * med(lat):.2f} ms per invocation (warm - {per_event} x slack)")
 print(f"retry     median {med(again):.2f} ms per already-posted event (no Slack call)")
 PY
+
+# Init with the Slack secret read from Secrets Manager (moto_server on loopback) instead of the environment.
+if [ -x .venv/bin/moto_server ]; then
+  mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  .venv/bin/moto_server -H 127.0.0.1 -p "$mport" >"$tmp/moto.log" 2>&1 &
+  moto_pid=$!
+  for _ in $(seq 200); do python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$mport/moto-api/')" 2>/dev/null && break; sleep 0.05; done
+  arn=$(.venv/bin/python - "$mport" "$webhook" <<'PY'
+import json, sys, urllib.request
+import botocore.session
+s = botocore.session.get_session()
+c = s.create_client("secretsmanager", region_name="eu-west-1", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}",
+                    aws_access_key_id="AKIDBENCH", aws_secret_access_key="bench-secret")
+print(c.create_secret(Name="guardduty-router/slack-webhook", SecretString=sys.argv[2])["ARN"])
+PY
+)
+  python3 Tests/FakeLambda/runtime_api.py --bootstrap "$tmp/bootstrap" --env "ROUTER_RULES=$PWD/rules" \
+    --env "SLACK_WEBHOOK_URL_SECRET_ARN=$arn" --env "ROUTER_SECRETSMANAGER_ENDPOINT=http://127.0.0.1:$mport" \
+    --env AWS_REGION=eu-west-1 --env AWS_ACCESS_KEY_ID=AKIDBENCH --env AWS_SECRET_ACCESS_KEY=bench-secret \
+    --env AWS_SESSION_TOKEN=bench-token --env ROUTER_SLACK_RATE=10000 --env ROUTER_SLACK_BURST=10000 \
+    --events "$tmp/one.jsonl" --cold-starts "$cold" --env "ROUTER_DATA_DIR=$tmp/cold-secret" >"$tmp/cold-secret.json"
+  python3 - "$tmp/cold-secret.json" <<'PY'
+import json, statistics, sys
+cold = json.load(open(sys.argv[1]))
+inits = [x for x in cold["init_ms"] if x is not None]
+if len(inits) != len(cold["init_ms"]) or not inits:
+    print("bench-lambda: cold starts with the secret failed:", json.dumps(cold)[:2000])
+    sys.exit(1)
+print(f"secrets   median {statistics.median(inits):.1f} ms init (min {min(inits):.1f}, max {max(inits):.1f}) over {len(inits)} cold starts, the webhook URL read from Secrets Manager (moto_server on loopback)")
+PY
+else
+  echo "secrets   skipped: .venv/bin/moto_server is missing (scripts/test.sh installs it)"
+fi
