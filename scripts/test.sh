@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: system packages, a Python virtual environment with the independent Slack Block Kit
+# The whole test suite: system packages (and headless Chromium), a Python virtual environment with the independent Slack Block Kit
 # validator (PyPI slack-sdk), the CloudFormation linter (cfn-lint), an independent SNS signer (moto[server]), one
 # with the Lambda emulator (PyPI ministack), the Lambda package, then every Swift test (unit, sandbox, binary, Lambda
 # end to end and, when ../shared/corpus exists, the corpus checks), then the tests of the C-heavy targets (JSON,
@@ -9,6 +9,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
+
+# Headless Chromium from Debian: the replay report's HTML page is loaded in a real browser (ReplayTests).
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 
 # PyPI test tools: slack-sdk (independent Block Kit validator and Slack client), cfn-lint (the deploy template),
 # moto[server] (really signed SNS notifications).

@@ -49,18 +49,20 @@ public final class LifecycleSimulator {
         evaluation.deliveries.map { step(for: $0, finding: finding) }
     }
 
-    private func step(for d: RoutedDelivery, finding: Finding) -> Step {
-        var assumed: String?
-        let destination: Destination
-        if let resolved = DeliveryPlanner.destination(for: d, in: destinations) {
-            destination = resolved
-        } else if d.to == "default" {
-            destination = Destination(name: DestinationSet.webAPIName, kind: .webAPI(token: Secret(""), baseURL: ""))
-            assumed = "the Web API: SLACK_BOT_TOKEN is not set here"
-        } else {
-            destination = Destination(name: d.to, kind: .webhook(url: Secret("")))
-            assumed = "an incoming webhook: SLACK_WEBHOOK_URL_\(DestinationSet.normalise(d.to)) is not set here"
+    /// Where a delivery would go in this environment; when its destination is not configured here, the Web API is
+    /// assumed for `default` and an incoming webhook for a named one (and `assumed` says so).
+    public static func destination(for d: RoutedDelivery, in destinations: DestinationSet) -> (Destination, assumed: String?) {
+        if let resolved = DeliveryPlanner.destination(for: d, in: destinations) { return (resolved, nil) }
+        if d.to == "default" {
+            return (Destination(name: DestinationSet.webAPIName, kind: .webAPI(token: Secret(""), baseURL: "")),
+                    "the Web API: SLACK_BOT_TOKEN is not set here")
         }
+        return (Destination(name: d.to, kind: .webhook(url: Secret(""))),
+                "an incoming webhook: SLACK_WEBHOOK_URL_\(DestinationSet.normalise(d.to)) is not set here")
+    }
+
+    private func step(for d: RoutedDelivery, finding: Finding) -> Step {
+        let (destination, assumed) = Self.destination(for: d, in: destinations)
         let delivery = DeliveryPlanner.newDelivery(d, finding: finding, destination: destination)
         let event = delivery.lifecycle!
         let previous = (try? store.load(findingId: finding.id, lane: delivery.conversation)) ?? nil

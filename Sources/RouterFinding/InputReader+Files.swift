@@ -57,6 +57,22 @@ extension InputReader {
         }
     }
 
+    /// The files `path` stands for, in the order ``forEachItem(fromPath:limits:_:)`` reads them (a directory's input
+    /// files, byte-wise by path), each with the `unreadable` item it yields instead when it cannot be listed; `-` is
+    /// itself.
+    public static func inputFiles(_ path: String) -> [(path: String, unreadable: InputItem?)] {
+        if path == "-" { return [("-", nil)] }
+        var info = stat()
+        guard stat(path, &info) == 0 else { return [(path, unreadableItem(path, "cannot read", errno))] }
+        guard isDirectory(info) else { return [(path, nil)] }
+        var entries: [DirectoryEntry] = []
+        listFiles(directory: path, into: &entries)
+        entries.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+        return entries.map { e in
+            (e.path, e.errorCode.map { unreadableItem(e.path, e.isDirectory ? "cannot list directory" : "cannot read", $0) })
+        }
+    }
+
     // MARK: - Files
 
     struct DirectoryEntry {

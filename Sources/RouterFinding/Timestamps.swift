@@ -83,6 +83,13 @@ public enum Timestamps {
     }
 
     /// Current Unix time with sub-second precision.
+    /// Seconds on a clock that never jumps (for measuring durations).
+    public static func monotonic() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
     public static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)

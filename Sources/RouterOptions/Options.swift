@@ -95,3 +95,31 @@ public struct DeliveryOptions: ParsableArguments {
     }
 }
 
+
+/// The pacing and digest options of `router send`, for commands that simulate deliveries (`router replay`).
+public struct PacingOptions: ParsableArguments {
+    public init() {}
+    @Option(help: "Messages per second per destination and channel.")
+    public var rate: Double = DeliveryPolicy.default.ratePerSecond
+    @Option(help: "Messages a channel may send at once before pacing starts.")
+    public var burst: Int = DeliveryPolicy.default.burst
+    @Option(help: "Bursts: when a channel's backlog is longer than its pace can post in this many seconds, the waiting findings that are not CRITICAL are listed in digest messages (0: never).")
+    public var digestWindow: Double = DeliveryPolicy.default.digestWindow
+    @Option(help: "Most findings one digest message lists.")
+    public var digestSize: Int = DeliveryPolicy.default.maxDigestFindings
+
+    public var policy: DeliveryPolicy {
+        var p = DeliveryPolicy()
+        p.ratePerSecond = rate
+        p.burst = burst
+        p.digestWindow = digestWindow
+        p.maxDigestFindings = digestSize
+        return p
+    }
+
+    public func validate() throws {
+        guard rate > 0, burst >= 1, digestWindow >= 0, digestSize >= 2 else {
+            throw ValidationError("--rate must be positive, --burst at least 1, --digest-window at least 0 and --digest-size at least 2")
+        }
+    }
+}

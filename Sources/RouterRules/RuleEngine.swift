@@ -20,6 +20,9 @@ public struct EvaluationContext: Sendable {
     public var fallbackChannel: String?
     /// Record every filter and route call in `Evaluation.trace`.
     public var explain: Bool
+    /// Render the built-in formats (`detailed`, `compact`) into each delivery's message. `router replay` counts
+    /// messages without building them (custom formats still run: their errors are rule errors).
+    public var render: Bool = true
 
     public init(now: Double, mode: String = "live", fallbackChannel: String? = nil, explain: Bool = false) {
         self.now = now
@@ -271,6 +274,7 @@ public final class RuleEngine {
         for index in 0..<chosen {
             let j = firstChosen + Int(index)
             let format = result.deliveries[j].format
+            if !context.render && (format == "detailed" || format == "compact") { continue }
             switch format {
             case "detailed":
                 result.deliveries[j].message = SlackRenderer.detailed(finding, mentions: result.deliveries[j].mentions)

@@ -28,7 +28,8 @@ struct Router: AsyncParsableCommand {
         commandName: "router",
         abstract: "Routes AWS GuardDuty findings to Slack through your Lua filter and route rules.",
         subcommands: [
-            Test.self, Send.self, Check.self, Dlq.self, Actions.self, LambdaCommand.self, Serve.self, Bench.self, BenchQueue.self,
+            Test.self, Replay.self, Send.self, Check.self, Dlq.self, Actions.self, LambdaCommand.self, Serve.self, Bench.self,
+            BenchQueue.self,
         ]
     )
 }
@@ -107,6 +108,67 @@ struct Test: ParsableCommand {
         options.stateDirectory = state
         options.environment = processEnvironment()
         let status = DryRun.run(options, out: .standardOutput(), err: .standardError())
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "What the rules would have posted over a history of findings (and, with --against, what an edit changes).",
+        discussion: """
+            Every finding event is evaluated in updatedAt order with ctx.now = its time (ctx.mode = "replay"), and what \
+            Slack would have seen is simulated with the finding lifecycle and the digests under router send's pacing \
+            (--rate, --burst, --digest-window, --digest-size). Nothing is sent and no state is written. INPUT is any \
+            input of router test; a synced GuardDuty S3 export (AWSLogs/.../YYYY/MM/DD/*.jsonl.gz) is read a day at a \
+            time. Exit status: 0; 1 on rule errors loading the rules, or with --strict when a CRITICAL or HIGH finding \
+            the old rules delivered is dropped or unrouted by the new ones; 2 when no input could be used; 64 for usage errors.
+            """)
+
+    @Argument(help: "The rules directory.")
+    var rules: String
+    @Argument(help: "The history: files, JSON Lines, gzip, directories (a synced S3 export), or - for standard input.")
+    var inputs: [String] = []
+    @Option(help: "Replay the same history through these rules too, and report what changes.")
+    var against: String?
+    @Option(help: "Only events whose updatedAt is at or after this time (ISO-8601 or Unix seconds).")
+    var since: String?
+    @Option(help: "Only events whose updatedAt is before this time.")
+    var until: String?
+    @Flag(help: "The whole report as one JSON document.")
+    var json = false
+    @Option(help: "Also write the report as a self-contained HTML page with charts to this file.")
+    var html: String?
+    @Flag(help: "With --against: exit 1 when a CRITICAL or HIGH finding the old rules delivered is dropped or unrouted by the new rules.")
+    var strict = false
+    @Option(help: "Channel of the fallback delivery used when a rule fails.")
+    var fallbackChannel: String?
+    @OptionGroup var pacing: PacingOptions
+    @OptionGroup var limits: LimitOptions
+
+    func validate() throws {
+        if inputs.isEmpty { throw ValidationError("give at least one INPUT (a file, a directory or -)") }
+        for (name, value) in [("--since", since), ("--until", until)] {
+            if let value, Timestamps.parse(value) == nil {
+                throw ValidationError("\(name) must be an ISO-8601 time such as 2026-01-02T03:04:05Z or Unix seconds, not '\(value)'")
+            }
+        }
+        if strict && against == nil { throw ValidationError("--strict applies only with --against") }
+    }
+
+    func run() throws {
+        var options = ReplayOptions(rulesDirectory: rules, inputs: inputs)
+        options.against = against
+        options.since = since.flatMap(Timestamps.parse)
+        options.until = until.flatMap(Timestamps.parse)
+        options.json = json
+        options.html = html
+        options.strict = strict
+        options.policy = pacing.policy
+        options.fallbackChannel = fallbackChannel
+        options.limits = limits.limits
+        options.environment = processEnvironment()
+        options.progress = isatty(2) != 0
+        let status = RouterCore.Replay.run(options, out: .standardOutput(), err: .standardError())
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -31,7 +31,9 @@ extension DeliveryEngine {
         let firstHere = previous == nil || previous!.isClaimOnly
         if firstHere, !event.archived, item.delivery.severityLabel != "CRITICAL", policy.digestWindow > 0,
             let backlog = try? queue.pendingCount(lane: lane),
-            Double(backlog) > max(1, policy.ratePerSecond * policy.digestWindow),
+            DigestRule.opens(
+                firstHere: firstHere, archived: event.archived, severityLabel: item.delivery.severityLabel, backlog: backlog,
+                policy: policy),
             processDigest(head: item, destination: destination, threads: threads)
         {
             return
