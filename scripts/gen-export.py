@@ -26,7 +26,7 @@ import time
 ap = argparse.ArgumentParser()
 ap.add_argument("out")
 ap.add_argument("--findings", type=int, default=100_000)
-ap.add_argument("--updates", type=int, default=10)
+ap.add_argument("--updates", type=float, default=10)
 ap.add_argument("--days", type=int, default=90)
 ap.add_argument("--accounts", type=int, default=20)
 ap.add_argument("--sample-percent", type=float, default=1.0)

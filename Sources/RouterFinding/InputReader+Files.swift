@@ -385,7 +385,7 @@ extension InputReader {
         }
 
         while true {
-            if let newline = buffer[scan...].firstIndex(of: 0x0A) {
+            if let newline = newlineIndex(buffer, from: scan) {
                 lineNumber += 1
                 if skipping {
                     skipped += newline - start
@@ -426,6 +426,16 @@ extension InputReader {
             }
             scan = buffer.count
             reader.fill(&buffer)
+        }
+    }
+
+    /// The index of the first `\n` at or after `from` (memchr: the generic search is the hot spot of big inputs).
+    @inline(__always)
+    static func newlineIndex(_ buffer: [UInt8], from: Int) -> Int? {
+        guard from < buffer.count else { return nil }
+        return buffer.withUnsafeBufferPointer { b -> Int? in
+            guard let p = memchr(b.baseAddress! + from, 0x0A, b.count - from) else { return nil }
+            return b.baseAddress!.distance(to: p.assumingMemoryBound(to: UInt8.self))
         }
     }
 

@@ -69,11 +69,11 @@ public enum Replay {
         reader.forEach { e in
             if let since = options.since, e.time < since { return }
             if let until = options.until, e.time >= until { return }
-            history.add(e)
-            let now = current.replay(e)
+            let number = history.add(e)
+            let now = current.replay(e, number: number)
             if let old {
-                let before = old.replay(e)
-                comparison.add(e.finding, old: before, new: now)
+                let before = old.replay(e, number: number)
+                comparison.add(e.finding, number: number, old: before, new: now)
             }
             progress?.tick(events: history.events, bytes: reader.bytesRead)
         }
@@ -114,21 +114,28 @@ public enum Replay {
 /// What the history held: events, findings, sample findings, its time span.
 struct History {
     var events = 0
-    var findingIds = Set<String>()
+    /// Every finding id seen, numbered in order of appearance: the counters elsewhere keep numbers, not strings.
+    var numbers: [String: Int32] = [:]
+    var findingIds: Set<Int32> = []
     var sampleEvents = 0
-    var sampleFindingIds = Set<String>()
+    var sampleFindingIds: Set<Int32> = []
     var first = Double.infinity
     var last = -Double.infinity
 
-    mutating func add(_ e: ReplayEvent) {
+    /// Counts the event; returns its finding's number.
+    mutating func add(_ e: ReplayEvent) -> Int32 {
         events += 1
-        findingIds.insert(e.finding.id)
+        let next = Int32(numbers.count)
+        let n = numbers[e.finding.id, default: next]
+        if n == next { numbers[e.finding.id] = n }
+        findingIds.insert(n)
         if e.finding.sample {
             sampleEvents += 1
-            sampleFindingIds.insert(e.finding.id)
+            sampleFindingIds.insert(n)
         }
         first = min(first, e.time)
         last = max(last, e.time)
+        return n
     }
 }
 
@@ -149,18 +156,16 @@ struct Comparison {
         var text: String { "\(severityLabel) finding \(findingId) (\(type)): the old rules delivered it (\(old)); the new rules \(new == "unrouted" ? "leave it unrouted" : new)" }
     }
 
-    var changes: [Change: (findings: Set<String>, events: Int, example: String)] = [:]
+    var changes: [Change: (findings: Set<Int32>, events: Int, example: String)] = [:]
     var warnings: [Warning] = []
-    private var warned = Set<String>()
+    private var warned = Set<Int32>()
 
-    mutating func add(_ f: Finding, old: RuleSetReplay.Outcome, new: RuleSetReplay.Outcome) {
+    mutating func add(_ f: Finding, number: Int32, old: RuleSetReplay.Outcome, new: RuleSetReplay.Outcome) {
         guard old != new else { return }
         let key = Change(type: f.type, old: old.text, new: new.text)
-        var entry = changes[key] ?? ([], 0, f.id)
-        entry.findings.insert(f.id)
-        entry.events += 1
-        changes[key] = entry
-        if old.delivers, !new.delivers, f.severityLabel >= .high, warned.insert(f.id).inserted {
+        changes[key, default: ([], 0, f.id)].findings.insert(number)
+        changes[key, default: ([], 0, f.id)].events += 1
+        if old.delivers, !new.delivers, f.severityLabel >= .high, warned.insert(number).inserted {
             warnings.append(Warning(findingId: f.id, type: f.type, severityLabel: f.severityLabel.rawValue, old: old.text, new: new.text))
         }
     }

@@ -115,12 +115,19 @@ final class ReplayReader: @unchecked Sendable {
     /// without a usable time last, at the last time seen.
     func forEach(_ body: (ReplayEvent) -> Void) {
         var carried: [ReplayEvent] = []
+        /// The previous batch's events, freed by the loading thread that allocated them (glibc frees another
+        /// thread's memory under that arena's lock, which the loader is busy taking).
+        var consumed: [ReplayEvent] = []
         var lastTime = -Double.infinity
         let prefetch = Prefetcher(reader: self)
         for (i, batch) in batches.enumerated() {
             if i == 0 { prefetch.start(batch) }
             var loaded = prefetch.take()
-            if i + 1 < batches.count { prefetch.start(batches[i + 1]) }
+            if i + 1 < batches.count {
+                prefetch.start(batches[i + 1], freeing: consume consumed)
+            } else {
+                _ = consume consumed
+            }
             bytesRead += loaded.bytes
             mergeProblems(loaded.problems)
             for k in loaded.events.indices {
@@ -132,19 +139,31 @@ final class ReplayReader: @unchecked Sendable {
                 seq += 1
                 untimed.append(e)
             }
-            var events = carried + loaded.events
-            carried = []
-            events.sort { $0.time < $1.time || ($0.time == $1.time && $0.seq < $1.seq) }
-            var end = events.count
+            // Sorted by index (the events themselves are large: moving them would retain and release every field).
+            struct Key {
+                var time: Double
+                var seq: Int
+                var carried: Bool
+                var index: Int
+            }
+            var keys: [Key] = []
+            keys.reserveCapacity(carried.count + loaded.events.count)
+            for (k, e) in carried.enumerated() { keys.append(Key(time: e.time, seq: e.seq, carried: true, index: k)) }
+            for (k, e) in loaded.events.enumerated() { keys.append(Key(time: e.time, seq: e.seq, carried: false, index: k)) }
+            keys.sort { $0.time < $1.time || ($0.time == $1.time && $0.seq < $1.seq) }
+            var end = keys.count
             if i + 1 < batches.count, let next = batches[i + 1].day {
                 let nextStart = Double(next) * 86_400
-                end = events.firstIndex { $0.time >= nextStart } ?? events.count
-                carried = Array(events[end...])
+                end = keys.firstIndex { $0.time >= nextStart } ?? keys.count
             }
-            for e in events[..<end] {
+            for k in keys[..<end] {
+                let e = k.carried ? carried[k.index] : loaded.events[k.index]
                 lastTime = max(lastTime, e.time)
                 body(e)
             }
+            carried = keys[end...].map { $0.carried ? carried[$0.index] : loaded.events[$0.index] }
+            consumed = loaded.events
+            loaded.events = []
         }
         problems.untimed = untimed.count
         for var e in untimed {
@@ -169,11 +188,18 @@ private final class Prefetcher: @unchecked Sendable {
 
     init(reader: ReplayReader) { self.reader = reader }
 
-    func start(_ batch: ReplayReader.Batch) {
+    func start(_ batch: ReplayReader.Batch, freeing consumed: consuming [ReplayEvent] = []) {
+        let box = Box(consume consumed)
         DispatchQueue.global().async { [self] in
+            box.value = []
             result = reader.load(batch)
             done.signal()
         }
+    }
+
+    private final class Box: @unchecked Sendable {
+        var value: [ReplayEvent]
+        init(_ value: consuming [ReplayEvent]) { self.value = value }
     }
 
     func take() -> Loaded {

@@ -18,10 +18,9 @@ final class RuleSetReplay {
     }
 
     var events = 0
-    var findingIds = Set<String>()
-    var drops: [Drop: (events: Int, findings: Set<String>)] = [:]
+    var drops: [Drop: (events: Int, findings: Set<Int32>)] = [:]
     var unroutedEvents = 0
-    var unroutedFindings = Set<String>()
+    var unroutedFindings = Set<Int32>()
     var unroutedTypes: [String: Int] = [:]
     /// `file:line: message` -> events.
     var ruleErrors: [String: Int] = [:]
@@ -37,10 +36,10 @@ final class RuleSetReplay {
     }
 
     /// Evaluates one event and hands its deliveries to the simulation. Returns its outcome, for comparisons.
-    func replay(_ e: ReplayEvent) -> Outcome {
+    /// `number`: the finding's number in the history (its id, interned).
+    func replay(_ e: ReplayEvent, number: Int32) -> Outcome {
         let f = e.finding
         events += 1
-        findingIds.insert(f.id)
         let context = EvaluationContext(now: e.time, mode: "replay", fallbackChannel: fallbackChannel)
         var ctx = context
         ctx.render = false
@@ -49,17 +48,16 @@ final class RuleSetReplay {
             ruleErrors["\(error)", default: 0] += 1
         }
         if let drop = evaluation.dropped {
+            // Mutated in place: a copy of the entry would copy its set of findings at every event.
             let key = Drop(file: drop.file, reason: drop.reason ?? "")
-            var entry = drops[key] ?? (0, [])
-            entry.events += 1
-            entry.findings.insert(f.id)
-            drops[key] = entry
+            drops[key, default: (0, [])].events += 1
+            drops[key, default: (0, [])].findings.insert(number)
             // By file name: the same file in two rules directories is the same rule.
             return .dropped(file: Outcome.base(drop.file), reason: drop.reason)
         }
         if evaluation.unrouted && evaluation.deliveries.isEmpty {
             unroutedEvents += 1
-            unroutedFindings.insert(f.id)
+            unroutedFindings.insert(number)
             unroutedTypes[f.type, default: 0] += 1
             return .unrouted
         }
@@ -68,7 +66,11 @@ final class RuleSetReplay {
             if d.fallback { fallbacks += 1 }
             let (destination, assumedWhat) = LifecycleSimulator.destination(for: d, in: destinations)
             if let assumedWhat { assumed.insert(assumedWhat) }
-            let event = DeliveryPlanner.event(d, finding: f, destination: destination)
+            // What the lifecycle's decision reads (no reply is written here: the texts stay empty).
+            let event = FindingEvent(
+                updatedAt: f.updatedAt ?? f.createdAt ?? "", count: f.count, severity: f.severity, archived: f.archived,
+                onUpdate: DeliveryPlanner.onUpdate(d, destination: destination), title: "", account: "", region: "",
+                resource: nil, lastSeen: nil, mentions: "")
             let channel = d.channel ?? "(the webhook's channel)"
             let laneChannel: String
             switch destination.kind {
@@ -78,7 +80,7 @@ final class RuleSetReplay {
             let conversation = destination.name + "\u{1F}" + (d.channel ?? "")
             simulation.enqueue(
                 SlackSimulation.Pending(
-                    arrival: e.time, findingId: f.id, type: f.type, conversation: conversation, event: event,
+                    arrival: e.time, findingId: f.id, number: number, type: f.type, conversation: conversation, event: event,
                     severityLabel: f.severityLabel.rawValue, mentions: d.mentions, sample: f.sample),
                 lane: destination.name + "\u{1F}" + laneChannel, canEdit: destination.canEdit, destination: destination.name,
                 channel: channel)

@@ -15,6 +15,7 @@ final class SlackSimulation {
     struct Pending {
         var arrival: Double
         var findingId: String
+        var number: Int32
         var type: String
         var conversation: String
         var event: FindingEvent
@@ -64,7 +65,7 @@ final class SlackSimulation {
             lanes[key] = Lane(canEdit: canEdit, tokens: Double(policy.burst), last: p.arrival)
         }
         advance(key, to: p.arrival)
-        lanes[key]!.queue.append(p)
+        lanes[key]!.queue.append(p)  // in place
         // Nothing waits ahead and a token is there: it goes out now (keeps queues empty in quiet times).
         advance(key, to: p.arrival)
     }
@@ -76,7 +77,8 @@ final class SlackSimulation {
 
     /// Sends what the lane can send up to `time`.
     private func advance(_ key: String, to time: Double) {
-        guard var lane = lanes[key] else { return }
+        // The lane is taken out of the dictionary while it is worked on, so its queue is never copied.
+        guard var lane = lanes.removeValue(forKey: key) else { return }
         defer { lanes[key] = lane }
         while lane.head < lane.queue.count {
             // The earliest moment the head has arrived and a token is there.
@@ -122,34 +124,34 @@ final class SlackSimulation {
         }
         let action = Lifecycle.decide(
             previous: threadRecord, event: item.event, severityLabel: item.severityLabel, canEdit: lane.canEdit)
-        var stats = channels[item.conversation]!
+        // The stats are mutated in place (a copy would copy their dictionaries at every delivery).
         switch action {
         case .nothing:
-            stats.nothing += 1
+            channels[item.conversation]!.nothing += 1
         case .post:
-            stats.post(at: at, mentions: item.mentions, sample: item.sample)
+            channels[item.conversation]!.post(at: at, mentions: item.mentions, sample: item.sample)
             records[key] = Record(
                 updatedAt: item.event.updatedAt, severityLabel: item.severityLabel, count: item.event.count,
                 archived: item.event.archived, inDigest: false, posted: lane.canEdit)
         case .edit(_, _, let reply, let broadcast):
-            stats.edits += 1
-            if reply { stats.reply(at: at, broadcast: broadcast, mentions: broadcast ? item.mentions : [], sample: item.sample) }
+            channels[item.conversation]!.edits += 1
+            if reply {
+                channels[item.conversation]!.reply(at: at, broadcast: broadcast, mentions: broadcast ? item.mentions : [], sample: item.sample)
+            }
             update(key, item)
         case .archive:
-            stats.edits += 1
-            stats.archivedEdits += 1
+            channels[item.conversation]!.edits += 1
+            channels[item.conversation]!.archivedEdits += 1
             update(key, item)
         }
-        channels[item.conversation] = stats
     }
 
     private func update(_ key: String, _ item: Pending) {
-        guard var r = records[key] else { return }
-        r.updatedAt = item.event.updatedAt
-        r.severityLabel = item.severityLabel
-        r.count = item.event.count
-        r.archived = item.event.archived
-        records[key] = r
+        guard records[key] != nil else { return }
+        records[key]!.updatedAt = item.event.updatedAt
+        records[key]!.severityLabel = item.severityLabel
+        records[key]!.count = item.event.count
+        records[key]!.archived = item.event.archived
     }
 
     /// Waiting deliveries (after the head) that have arrived by `at`.
@@ -201,18 +203,15 @@ final class SlackSimulation {
         for i in lane.head..<lane.queue.count where !taken.contains(i) { rest.append(lane.queue[i]) }
         lane.queue = rest
         lane.head = 0
-        var stats = channels[head.conversation]!
-        stats.digest(at: at, findings: order.count, mentions: mentions, samples: order.filter { latest[$0]!.sample }.count)
-        channels[head.conversation] = stats
+        channels[head.conversation]!.digest(at: at, findings: order.count, mentions: mentions, samples: order.filter { latest[$0]!.sample }.count)
         for k in order {
             let p = latest[k]!
             records[k] = Record(
                 updatedAt: p.event.updatedAt, severityLabel: p.severityLabel, count: p.event.count, archived: false,
                 inDigest: true, posted: lane.canEdit)
-            if p.conversation != head.conversation, var other = channels[p.conversation] {
+            if p.conversation != head.conversation, channels[p.conversation] != nil {
                 // A webhook lane holds several conversations: each finding is counted where it was routed.
-                other.digestedElsewhere += 1
-                channels[p.conversation] = other
+                channels[p.conversation]!.digestedElsewhere += 1
             }
         }
         return true
@@ -224,8 +223,8 @@ struct ChannelStats {
     var destination: String
     var channel: String
     /// Distinct findings routed here, real and sample.
-    var findingIds = Set<String>()
-    var sampleFindingIds = Set<String>()
+    var findingIds = Set<Int32>()
+    var sampleFindingIds = Set<Int32>()
     var events = 0
     var posts = 0
     var replies = 0
@@ -242,7 +241,7 @@ struct ChannelStats {
     /// Messages per UTC day (days since 1970-01-01) and per UTC hour (hours since 1970).
     var perDay: [Int: Int] = [:]
     var perHour: [Int: Int] = [:]
-    var types: [String: Set<String>] = [:]
+    var types: [String: Set<Int32>] = [:]
 
     init(destination: String, channel: String) {
         self.destination = destination
@@ -253,8 +252,8 @@ struct ChannelStats {
 
     mutating func routed(_ p: SlackSimulation.Pending) {
         events += 1
-        if p.sample { sampleFindingIds.insert(p.findingId) } else { findingIds.insert(p.findingId) }
-        types[p.type, default: []].insert(p.findingId)
+        if p.sample { sampleFindingIds.insert(p.number) } else { findingIds.insert(p.number) }
+        types[p.type, default: []].insert(p.number)
     }
 
     private mutating func message(at: Double, mentions: [Mention], sample: Bool) {
