@@ -1,7 +1,8 @@
 // A Node.js program doing the router's per-event work on the same input: parse, finding view, the shipped rules
 // (filter, routes, the oneliner format) written in JS, a detailed Block Kit render with escaping, serialise.
 const fs = require('fs');
-const lines = fs.readFileSync(process.argv[2], 'utf8').split('\n').filter(l => l.trim());
+const jsonLines = process.argv.includes('--json-lines');
+const lines = jsonLines ? [] : fs.readFileSync(process.argv[2], 'utf8').split('\n').filter(l => l.trim());
 const esc = s => String(s).replace(/[&<>]/g, c => c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;');
 const label = s => s == null ? 'UNKNOWN' : s >= 9 ? 'CRITICAL' : s >= 7 ? 'HIGH' : s >= 4 ? 'MEDIUM' : 'LOW';
 function view(ev) {
@@ -54,6 +55,42 @@ function render(f, d) {
       { type: 'context', elements: [{ type: 'mrkdwn', text: cut(`${esc(f.id)} · <${esc(f.console_url)}|Open in the GuardDuty console>`, 2000) }] },
     ] }] };
 }
+// --json-lines: the whole `router test rules EVENTS --json` process instead: every event's result line (the same
+// shape: source, finding, dropped, dropped_by, unrouted, deliveries with payload and lifecycle, errors) written to
+// standard output, the lifecycle simulated per finding and channel as router test does; time it from outside.
+if (jsonLines) {
+  const file = process.argv.slice(2).find(a => a !== '--json-lines');
+  const events = fs.readFileSync(file, 'utf8').split('\n');
+  const threads = new Map();
+  const outChunks = []; let pending = 0;
+  const flush = () => { if (outChunks.length) { fs.writeSync(1, outChunks.join('')); outChunks.length = 0; pending = 0; } };
+  let lineNo = 0;
+  for (const text of events) {
+    lineNo++;
+    if (!text.trim()) continue;
+    const source = `${file}:${lineNo}`;
+    let ev;
+    try { ev = JSON.parse(text); } catch (e) { outChunks.push(JSON.stringify({ source, error: { kind: 'invalid_json', message: e.message } }) + '\n'); continue; }
+    const f = view(ev); const [keep, why] = filter(f);
+    const result = { source, finding: { id: f.id, type: f.type, severity: f.severity, severity_label: f.severity_label, account: f.account, region: f.region },
+      dropped: !keep, dropped_by: keep ? null : { file: 'rules/10-noise.lua', reason: why }, unrouted: false, deliveries: [], errors: [] };
+    if (keep) {
+      for (const d of route(f)) {
+        const key = f.id + '\u001f' + d.channel; const prev = threads.get(key); const updated = ev.detail.updatedAt || '';
+        let lifecycle;
+        if (!prev) { threads.set(key, { updated, count: f.count, label: f.severity_label }); lifecycle = { action: 'post', detail: 'new post (first event of this finding here)', on_update: 'thread', reply: null }; }
+        else if (updated > prev.updated) { const reply = `:repeat: Seen ${f.count} times (was ${prev.count})`; threads.set(key, { updated, count: f.count, label: f.severity_label }); lifecycle = { action: 'edit+reply', detail: 'edit + thread reply', on_update: 'thread', reply }; }
+        else lifecycle = { action: 'nothing', detail: `nothing posted (already handled: updatedAt ${updated} is not newer than ${prev.updated})`, on_update: 'thread', reply: null };
+        result.deliveries.push({ channel: d.channel, mention: d.mention, format: d.format, to: 'default', file: 'rules/50-teams.lua', fallback: false, payload: render(f, d), lifecycle });
+      }
+    }
+    outChunks.push(JSON.stringify(result) + '\n');
+    if (++pending >= 1000) flush();
+  }
+  flush();
+  process.exit(0);
+}
+
 let bytes = 0, n = 0;
 function one(line) {
   const ev = JSON.parse(line); const f = view(ev); const [keep] = filter(f);

@@ -28,7 +28,31 @@ reps=$(( (13000 + n - 1) / n ))
 for _ in $(seq "$reps"); do cat "$work/once.jsonl"; done | awk "NR <= 13000" > "$work/events.jsonl"  # awk reads all: no SIGPIPE
 
 echo "== router bench rules (${#src[@]} distinct events repeated to 13,000)"
-"$bin" bench rules "$work/events.jsonl"
+"$bin" bench rules "$work/events.jsonl" | tee "$work/bench.txt"
+
+# Bulk dry runs: the whole `router test --json` process (JSON lines to a file) against the engine loop plus reading
+# the file (both from the bench above), and against Node.js doing the same per-event work and writing the same lines.
+echo
+echo "== router test rules EVENTS --json, the whole process (median of 5 runs), against the loop above and Node.js"
+python3 - "$bin" "$work/events.jsonl" "$work/bench.txt" <<'PY'
+import re, shutil, statistics, subprocess, sys, time
+bin, events, bench = sys.argv[1], sys.argv[2], open(sys.argv[3]).read()
+loop = float(re.search(r"\(([\d.]+) s in the measured loop", bench).group(1))
+read = float(re.search(r"reading the file once: ([\d.]+) s", bench).group(1))
+def timed(cmd):
+    runs = []
+    for _ in range(5):
+        with open("/dev/null", "wb") as sink:
+            t = time.perf_counter()
+            subprocess.run(cmd, stdout=sink, check=True)
+            runs.append(time.perf_counter() - t)
+    return statistics.median(runs)
+router = timed([bin, "test", "rules", events, "--json", "--now", "2026-01-02T03:04:05Z"])
+print(f"  router test --json: {router:.3f} s; engine loop {loop:.3f} s + reading {read:.3f} s = {loop + read:.3f} s: {router / (loop + read):.2f}x (aim: at most 1.5x)")
+if shutil.which("node"):
+    node = timed(["node", "scripts/bench-node.js", "--json-lines", events])
+    print(f"  node scripts/bench-node.js --json-lines (the same lines from JS): {node:.3f} s: router is {node / router:.2f}x faster (aim: at least 2x)")
+PY
 
 if command -v node >/dev/null 2>&1; then
   echo

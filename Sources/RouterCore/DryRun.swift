@@ -72,6 +72,7 @@ public enum DryRun {
         var sawRuleError = false
         var sawInputError = false
         var counts = (findings: 0, routed: 0, dropped: 0, unrouted: 0, inputErrors: 0, ruleErrors: 0)
+        var line: [UInt8] = []
 
         for input in options.inputs {
             InputReader.forEachItem(fromPath: input, limits: options.inputLimits) { (item: InputItem) in
@@ -99,11 +100,12 @@ public enum DryRun {
                     else { counts.routed += 1 }
                     let steps = simulator.steps(for: finding, evaluation: evaluation)
                     if options.json {
-                        out.line(
-                            ResultJSON.result(
-                                source: item.source, finding: finding, evaluation: evaluation, lifecycle: steps,
-                                buttonsMissing: actions.missing
-                            ).serialized())
+                        line.removeAll(keepingCapacity: true)
+                        ResultJSON.write(
+                            source: item.source, finding: finding, evaluation: evaluation, lifecycle: steps,
+                            buttonsMissing: actions.missing, into: &line)
+                        line.append(0x0A)
+                        out.write(bytes: line)
                     } else {
                         HumanReport.write(
                             source: item.source, finding: finding, evaluation: evaluation, explain: options.explain,

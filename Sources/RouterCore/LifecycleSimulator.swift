@@ -63,11 +63,14 @@ public final class LifecycleSimulator {
 
     private func step(for d: RoutedDelivery, finding: Finding) -> Step {
         let (destination, assumed) = Self.destination(for: d, in: destinations)
-        let delivery = DeliveryPlanner.newDelivery(d, finding: finding, destination: destination)
-        let event = delivery.lifecycle!
-        let previous = (try? store.load(findingId: finding.id, lane: delivery.conversation)) ?? nil
+        // What the queue's delivery would carry, without rendering its payload: the lifecycle event and the
+        // conversation (destination + the channel the rule chose).
+        let event = DeliveryPlanner.event(d, finding: finding, destination: destination)
+        let conversation = destination.name + "\u{1F}" + (d.channel ?? "")
+        let severityLabel = finding.severityLabel.rawValue
+        let previous = (try? store.load(findingId: finding.id, lane: conversation)) ?? nil
         let action = Lifecycle.decide(
-            previous: previous, event: event, severityLabel: delivery.severityLabel, canEdit: destination.canEdit)
+            previous: previous, event: event, severityLabel: severityLabel, canEdit: destination.canEdit)
         var reply: String?
         let now = Double(time(nil))
         switch action {
@@ -77,8 +80,8 @@ public final class LifecycleSimulator {
             let ts = "sim.\(nextTs)"
             nextTs += 1
             let record = ThreadRecord(
-                findingId: finding.id, lane: delivery.conversation, channelID: destination.canEdit ? d.channel : nil,
-                ts: destination.canEdit ? ts : nil, count: event.count, severityLabel: delivery.severityLabel,
+                findingId: finding.id, lane: conversation, channelID: destination.canEdit ? d.channel : nil,
+                ts: destination.canEdit ? ts : nil, count: event.count, severityLabel: severityLabel,
                 updatedAt: event.updatedAt, archived: event.archived, version: previous?.version ?? 0, touchedAt: now)
             if let previous {
                 _ = try? store.replace(record, expectedVersion: previous.version)
@@ -88,13 +91,13 @@ public final class LifecycleSimulator {
         case .edit(_, _, let replies, let broadcast):
             if replies, let previous {
                 reply = Lifecycle.replyText(
-                    previous: previous, event: event, severityLabel: delivery.severityLabel, broadcast: broadcast)
+                    previous: previous, event: event, severityLabel: severityLabel, broadcast: broadcast)
             }
             fallthrough
         case .archive:
             if var record = previous {
                 record.count = event.count
-                record.severityLabel = delivery.severityLabel
+                record.severityLabel = severityLabel
                 record.updatedAt = event.updatedAt
                 record.archived = event.archived
                 _ = try? store.replace(record, expectedVersion: record.version)

@@ -10,45 +10,98 @@ public enum ResultJSON {
         source: String, finding f: Finding, evaluation e: Evaluation, lifecycle: [LifecycleSimulator.Step] = [],
         buttonsMissing: String? = nil
     ) -> JSONValue {
+        var out: [UInt8] = []
+        write(source: source, finding: f, evaluation: e, lifecycle: lifecycle, buttonsMissing: buttonsMissing, into: &out)
+        return (try? JSONValue.parse(out)) ?? .null
+    }
+
+    /// Appends the line's JSON (no newline) to `out`: written member by member with the one JSON writer, each
+    /// delivery's payload spliced in as the renderer wrote it (never parsed into a tree and written again).
+    public static func write(
+        source: String, finding f: Finding, evaluation e: Evaluation, lifecycle: [LifecycleSimulator.Step] = [],
+        buttonsMissing: String? = nil, into out: inout [UInt8]
+    ) {
+        func key(_ k: StaticString) { k.withUTF8Buffer { out.append(contentsOf: $0) } }
+        func string(_ s: String) { JSONString.write(s, into: &out) }
+        func optional(_ s: String?) { if let s { string(s) } else { key("null") } }
         let severity: JSONValue = f.severity == f.severity.rounded() && abs(f.severity) < 1e15 ? .int(Int64(f.severity)) : .double(f.severity)
-        let findingObject: JSONValue = [
-            "id": .string(f.id), "type": .string(f.type), "severity": severity,
-            "severity_label": .string(f.severityLabel.rawValue), "account": .string(f.account), "region": .string(f.region),
-        ]
-        let droppedBy: JSONValue =
-            e.dropped.map { ["file": .string($0.file), "reason": $0.reason.map(JSONValue.string) ?? .null] } ?? .null
-        let deliveries: [JSONValue] = e.deliveries.enumerated().map { i, d in
-            var out: JSONValue = [
-                "channel": d.channel.map(JSONValue.string) ?? .null,
-                "mention": .array(d.mentions.map { .string($0.slackSyntax) }),
-                "format": .string(d.format),
-                "to": .string(d.to),
-                "file": d.file.map(JSONValue.string) ?? .null,
-                "fallback": .bool(d.fallback),
-                "payload": d.payload,
-            ]
+        key(#"{"source":"#)
+        string(source)
+        key(#","finding":{"id":"#)
+        string(f.id)
+        key(#","type":"#)
+        string(f.type)
+        key(#","severity":"#)
+        severity.write(into: &out)
+        key(#","severity_label":"#)
+        string(f.severityLabel.rawValue)
+        key(#","account":"#)
+        string(f.account)
+        key(#","region":"#)
+        string(f.region)
+        key(#"},"dropped":"#)
+        key(e.dropped != nil ? "true" : "false")
+        key(#","dropped_by":"#)
+        if let d = e.dropped {
+            key(#"{"file":"#)
+            string(d.file)
+            key(#","reason":"#)
+            optional(d.reason)
+            key("}")
+        } else {
+            key("null")
+        }
+        key(#","unrouted":"#)
+        key(e.unrouted ? "true" : "false")
+        key(#","deliveries":["#)
+        for (i, d) in e.deliveries.enumerated() {
+            if i > 0 { key(",") }
+            key(#"{"channel":"#)
+            optional(d.channel)
+            key(#","mention":["#)
+            for (k, m) in d.mentions.enumerated() {
+                if k > 0 { key(",") }
+                string(m.slackSyntax)
+            }
+            key(#"],"format":"#)
+            string(d.format)
+            key(#","to":"#)
+            string(d.to)
+            key(#","file":"#)
+            optional(d.file)
+            key(#","fallback":"#)
+            key(d.fallback ? "true" : "false")
+            key(#","payload":"#)
+            d.message.write(channel: d.channel, into: &out)
             if !d.actions.isEmpty {
-                out["actions"] = .array(d.actions.map { .string($0.rawValue) })
-                out["buttons"] = buttonsMissing.map { .string("not shown: \($0)") } ?? .string("shown")
+                key(#","actions":["#)
+                for (k, a) in d.actions.enumerated() {
+                    if k > 0 { key(",") }
+                    string(a.rawValue)
+                }
+                key(#"],"buttons":"#)
+                string(buttonsMissing.map { "not shown: \($0)" } ?? "shown")
             }
             if i < lifecycle.count {
                 let step = lifecycle[i]
-                out["lifecycle"] = [
-                    "action": .string(step.action.kind), "detail": .string(step.action.summary),
-                    "on_update": .string(step.onUpdate.rawValue), "reply": step.reply.map(JSONValue.string) ?? .null,
-                ]
+                key(#","lifecycle":{"action":"#)
+                string(step.action.kind)
+                key(#","detail":"#)
+                string(step.action.summary)
+                key(#","on_update":"#)
+                string(step.onUpdate.rawValue)
+                key(#","reply":"#)
+                optional(step.reply)
+                key("}")
             }
-            return out
+            key("}")
         }
-        return [
-            "source": .string(source),
-            "finding": findingObject,
-            "dropped": .bool(e.dropped != nil),
-            "dropped_by": droppedBy,
-            "unrouted": .bool(e.unrouted),
-            "deliveries": .array(deliveries),
-            "errors": .array(e.errors.map(error)),
-        ]
+        key(#"],"errors":["#)
+        for (i, err) in e.errors.enumerated() {
+            if i > 0 { key(",") }
+            error(err).write(into: &out)
+        }
+        key("]}")
     }
 
     public static func error(_ e: RuleError) -> JSONValue {

@@ -69,7 +69,30 @@ public enum SeverityRank {
 /// or an offset), else by string.
 public enum EventTime {
     public static func isNewer(_ a: String, than b: String) -> Bool {
+        if let fast = sameShapeUTC(a, b) { return fast }
         if let x = Timestamps.parse(a), let y = Timestamps.parse(b) { return x > y }
         return a > b
+    }
+
+    /// Two UTC times written the same way (`2026-01-02T03:04:05.123Z`: same length, digits where the other has digits,
+    /// the same separators, `Z`) order as their bytes do: compared without parsing. Nil when they are not both so.
+    @inline(__always)
+    static func sameShapeUTC(_ a: String, _ b: String) -> Bool? {
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y -> Bool? in
+                guard x.count == y.count, x.count >= 20, x.count <= 40, x[x.count - 1] == UInt8(ascii: "Z"), y[y.count - 1] == UInt8(ascii: "Z"),
+                    x[4] == UInt8(ascii: "-"), x[10] == UInt8(ascii: "T")
+                else { return nil }
+                var order = 0
+                for i in 0..<(x.count - 1) {
+                    let p = x[i], q = y[i]
+                    let pd = p >= 48 && p <= 57, qd = q >= 48 && q <= 57
+                    guard pd == qd, pd || p == q else { return nil }
+                    if order == 0 && p != q { order = p > q ? 1 : -1 }
+                }
+                return order > 0
+            }
+        }
     }
 }
