@@ -40,6 +40,9 @@ let package = Package(
         // It loads libcurl with dlopen on first use (curl.h from the system include path): linking it would add ~6 ms to
         // every process start. The CCurl system library above is what the tests check that library against.
         .target(name: "CCurlShim", path: "Sources/CCurlShim"),
+        // C: HMAC-SHA256 (Slack's request signature) through the system's libcrypto, loaded with dlopen on first use:
+        // swift-crypto would bring Foundation into `router` and the Lambda (it stays in the server, for SNS).
+        .target(name: "CCryptoShim", path: "Sources/CCryptoShim"),
         // SQLite: the durable delivery queue (RouterDelivery).
         .systemLibrary(
             name: "CSQLite",
@@ -79,10 +82,7 @@ let package = Package(
         // Slack actions: a click's signature check, then the same rules (permit) and state, GuardDuty and Slack.
         .target(
             name: "RouterActions",
-            dependencies: [
-                "RouterCore", "RouterDelivery", "RouterFinding", "RouterJSON", "RouterRules", "RouterSlack",
-                .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            dependencies: ["RouterCore", "RouterDelivery", "RouterFinding", "RouterJSON", "RouterRules", "RouterSlack", "CCryptoShim"]
         ),
         // The runtimes: the Lambda Runtime API client and handler (libcurl, no AWS SDK) and the HTTP server.
         .target(

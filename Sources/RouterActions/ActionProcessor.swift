@@ -66,11 +66,12 @@ public final class ActionProcessor: Sendable {
 
     /// `scheme://host[:port]` of a URL.
     static func origin(_ url: String) -> String? {
-        guard let scheme = url.range(of: "://") else { return nil }
-        let rest = url[scheme.upperBound...]
+        guard let colon = url.firstIndex(of: ":"), url[colon...].hasPrefix("://") else { return nil }
+        let afterScheme = url.index(colon, offsetBy: 3)
+        let rest = url[afterScheme...]
         let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
         guard !host.isEmpty else { return nil }
-        return String(url[..<scheme.upperBound]) + host
+        return String(url[..<afterScheme]) + host
     }
 
     public func handle(_ click: SlackInteraction) -> ActionResult {

@@ -1,4 +1,4 @@
-import Crypto
+import CCryptoShim
 import RouterDelivery
 
 /// Slack's request signature (the only authentication of a click): `X-Slack-Signature` is `v0=` and the hex
@@ -11,6 +11,8 @@ public enum SlackSignature {
         case stale(seconds: Int)
         case malformedSignature
         case mismatch
+        /// libcrypto (HMAC-SHA256) could not be loaded: nothing can be verified, so nothing is accepted.
+        case unavailable
 
         public var description: String {
             switch self {
@@ -19,13 +21,14 @@ public enum SlackSignature {
             case .stale(let s): "the request timestamp is \(s) s away from now (more than 5 minutes)"
             case .malformedSignature: "X-Slack-Signature is not v0= and 64 hex digits"
             case .mismatch: "the signature does not match the body"
+            case .unavailable: "cannot check signatures: the system's libcrypto (libcrypto.so.3) could not be loaded"
             }
         }
     }
 
     /// `v0=` and the hex HMAC-SHA256 of `v0:timestamp:body`.
     public static func sign(body: [UInt8], timestamp: String, secret: Secret) -> String {
-        "v0=" + hex(Array(mac(body: body, timestamp: timestamp, secret: secret)))
+        "v0=" + hex(mac(body: body, timestamp: timestamp, secret: secret) ?? [])
     }
 
     /// Checks a request: both headers present, the timestamp within `tolerance` seconds of `now`, and the signature
@@ -40,19 +43,24 @@ public enum SlackSignature {
         guard signature.hasPrefix("v0="), let given = unhex(signature.dropFirst(3)), given.count == 32 else {
             return .failure(.malformedSignature)
         }
-        let key = SymmetricKey(data: Array(secret.reveal().utf8))
-        var message = Array("v0:\(timestamp):".utf8)
-        message.append(contentsOf: body)
-        guard HMAC<SHA256>.isValidAuthenticationCode(given, authenticating: message, using: key) else {
-            return .failure(.mismatch)
-        }
+        guard let expected = mac(body: body, timestamp: timestamp, secret: secret) else { return .failure(.unavailable) }
+        // Constant time: every byte is compared, whatever the first difference.
+        var difference: UInt8 = 0
+        for i in 0..<32 { difference |= expected[i] ^ given[i] }
+        guard difference == 0 else { return .failure(.mismatch) }
         return .success(())
     }
 
-    static func mac(body: [UInt8], timestamp: String, secret: Secret) -> HMAC<SHA256>.MAC {
+    /// HMAC-SHA256 of `v0:timestamp:body` (nil when libcrypto cannot be loaded).
+    static func mac(body: [UInt8], timestamp: String, secret: Secret) -> [UInt8]? {
         var message = Array("v0:\(timestamp):".utf8)
         message.append(contentsOf: body)
-        return HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: Array(secret.reveal().utf8)))
+        let key = Array(secret.reveal().utf8)
+        var out = [UInt8](repeating: 0, count: 32)
+        let status = out.withUnsafeMutableBufferPointer { o in
+            rcrypto_hmac_sha256(key, key.count, message, message.count, o.baseAddress!)
+        }
+        return status == 0 ? out : nil
     }
 
     static func hex(_ bytes: [UInt8]) -> String {
@@ -87,8 +95,4 @@ public enum SlackSignature {
         }
         return out
     }
-}
-
-extension HMAC<SHA256>.MAC {
-    fileprivate var bytes: [UInt8] { Array(self) }
 }

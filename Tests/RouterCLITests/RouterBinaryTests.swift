@@ -157,6 +157,18 @@ final class RouterBinaryTests: XCTestCase {
         XCTAssertTrue(send.stderr.contains("50.lua:3: error: f has no field 'severty'"), send.stderr)
     }
 
+    /// `router` (every command but `serve`, and the Lambda's bootstrap) stays free of Foundation and its ICU data:
+    /// they cost start-up time and package size (the server executable has them).
+    func testRouterDoesNotLinkFoundation() throws {
+        let r = try LambdaSupport.run("/usr/bin/readelf", ["-d", Paths.routerBinary.path], timeout: 30)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let needed = r.stdout.split(separator: "\n").filter { $0.contains("(NEEDED)") }
+        XCTAssertFalse(needed.isEmpty, r.stdout)
+        for library in ["libFoundation.so", "libFoundationInternationalization.so", "lib_FoundationICU.so", "libFoundationNetworking.so"] {
+            XCTAssertFalse(needed.contains { $0.contains("[\(library)]") }, "router links \(library)")
+        }
+    }
+
     func testInputErrorsExitTwo() throws {
         let r = try runRouter(["test", "rules", Paths.fixture("invalid/malformed.json"), "examples/high-crypto-mining-ec2.json", "--json"])
         XCTAssertEqual(r.status, 2, r.stderr)
