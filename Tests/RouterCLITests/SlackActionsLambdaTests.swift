@@ -66,8 +66,8 @@ final class SlackActionsLambdaTests: XCTestCase {
         return event.serialized()
     }
 
-    func click(_ action: String, user: String, secret: String = SlackClicks.signingSecret) -> (body: [UInt8], headers: [String: String]) {
-        let value = JSONValue.object(["f": .string(findingId), "c": .string("slack-api\u{1F}#sec")]).serialized()
+    func click(_ action: String, user: String, secret: String = SlackClicks.signingSecret, finding: String? = nil) -> (body: [UInt8], headers: [String: String]) {
+        let value = JSONValue.object(["f": .string(finding ?? findingId), "c": .string("slack-api\u{1F}#sec")]).serialized()
         let payload: JSONValue = [
             "type": "block_actions",
             "user": ["id": .string(user), "username": "alice", "team_id": "T1"], "team": ["id": "T1"],
@@ -98,6 +98,60 @@ final class SlackActionsLambdaTests: XCTestCase {
             XCTAssertFalse(log.contains(secret), "a secret in the function's log")
         }
         return r
+    }
+
+    /// A denied user, an AWS error, a click on a message the router does not know, and a repeated click, through the
+    /// function URL: each answered 200 at once, changing nothing it may not, told to the clicking user only, and recorded.
+    func testDeniedFailedUnknownAndRepeatedClicks() throws {
+        let rules = try writeRules(["50.lua": SlackClicks.rules])
+        defer { try? FileManager.default.removeItem(at: rules) }
+        var finding = try lifecycleEvent(findingId, count: 1, minute: 0)
+        finding["region"] = "eu-west-1"
+        finding["detail"]?["region"] = "eu-west-1"
+        try guardDuty.fail("archive", status: 403, type: "AccessDeniedException", message: "User: arn:aws:sts::111122223333:assumed-role/router is not authorized to perform: guardduty:ArchiveFindings")
+        let clicks = [
+            click("router.archive", user: "UBLOCKED"),
+            click("router.archive", user: "U0ALICE"),
+            click("router.archive", user: "U0ALICE", finding: "d0000000000000000000000000000009"),
+            click("router.ack", user: "U0ALICE"),
+            click("router.ack", user: "U0ALICE"),
+        ]
+        let r = try run(
+            [finding.serialized()] + clicks.map { functionURLEvent($0.body, headers: $0.headers) } + [#"{"sentinel": "last"}"#],
+            rules: rules)
+        let invocations = r["invocations"]?.arrayValue ?? []
+        XCTAssertEqual(invocations.count, 7, "\(r)")
+        for i in 1...5 {
+            XCTAssertEqual(try JSONValue.parse(invocations[i]["body"]?.stringValue ?? "")["statusCode"]?.intValue, 200, "\(invocations[i])")
+        }
+        let requests = try slack.requests()
+        let ephemerals = requests.filter { ($0["path"]?.stringValue ?? "").hasPrefix("/services/T1/response/") }
+            .compactMap { $0["body"]?["text"]?.stringValue }
+        XCTAssertTrue(ephemerals.contains { $0.contains("blocked users may not act") }, "\(ephemerals)")
+        XCTAssertTrue(ephemerals.contains { $0.contains("AccessDeniedException") && $0.contains("not authorized to perform: guardduty:ArchiveFindings") }, "\(ephemerals)")
+        XCTAssertTrue(ephemerals.contains { $0.contains("does not know this message") }, "\(ephemerals)")
+        // Only the permitted archive reached GuardDuty, which refused: nothing archived.
+        XCTAssertEqual(try guardDuty.calls("/findings/archive").count, 1)
+        XCTAssertEqual(try guardDuty.get("/_state")["archived"]?.arrayValue?.count, 0)
+        // The acknowledgement, then taken back by the same user's second click: two edits of the message.
+        let updates = requests.filter { $0["path"]?.stringValue == "/api/chat.update" }
+        XCTAssertEqual(updates.count, 2, "\(updates)")
+        XCTAssertTrue(updates[0]["body"]?.serialized().contains("Acknowledged by <@U0ALICE>") == true)
+        XCTAssertFalse(updates[1]["body"]?.serialized().contains("Acknowledged by") == true)
+        // Every click recorded with its outcome.
+        let scan = try LambdaSupport.run(
+            try MotoServer.python(),
+            [
+                "-c",
+                """
+                import boto3, json, sys
+                items = boto3.client("dynamodb", endpoint_url=sys.argv[1], region_name="eu-west-1", aws_access_key_id="AKIDTEST",
+                    aws_secret_access_key="secret-test").scan(TableName=sys.argv[2])["Items"]
+                print(json.dumps(sorted(i["outcome"]["S"] for i in items if i.get("kind", {}).get("S") == "click")))
+                """,
+                "http://127.0.0.1:\(motoPort)", table,
+            ], timeout: 30)
+        XCTAssertEqual(try JSONValue.parse(scan.stdout), ["denied", "done", "done", "failed", "unknown"], scan.stderr)
     }
 
     func testAClickIsAnsweredFirstThenCarriedOut() throws {
