@@ -110,12 +110,11 @@ public enum Bench {
         // What reading the file costs on its own (the same reader, nothing done with the lines): `router test` pays
         // it too, so comparisons of whole processes with the loop above add it.
         var readNs: UInt64 = 0
+        var readBytes = 0
         if let reader = LineReader(path: options.eventsPath) {
             let t = nanos()
-            var bytes = 0
-            while let line = reader.next() { bytes &+= line.count }
+            while let line = reader.next() { readBytes &+= line.count }
             readNs = nanos() - t
-            if bytes < 0 { out.line("") }
         }
         guard !totalNs.isEmpty else {
             err.line("\(options.eventsPath): no events (expected JSON Lines: one event per line)")
@@ -140,7 +139,7 @@ public enum Bench {
         out.line("router bench: \(options.rulesDirectory) over \(options.eventsPath)")
         out.line("events: \(totalNs.count) (\(lineCount) lines x \(options.passes) passes), findings: \(findings), deliveries: \(deliveries), input errors: \(inputErrors), rule errors: \(ruleErrors)")
         out.line("throughput: \(fixed(Double(totalNs.count) / wall, 0)) events/s on one thread (\(fixed(wall, 3)) s in the measured loop, reading excluded)")
-        out.line("reading the file once: \(fixed(Double(readNs) / 1e9, 3)) s")
+        out.line("reading the file once: \(fixed(Double(readNs) / 1e9, 3)) s (\(readBytes) bytes in lines)")
         out.line("stage        mean us    p50 us    p99 us")
         out.line(row("parse", parseNs))
         out.line(row("rules", rulesNs) + "   (filter, route, render)")

@@ -182,10 +182,9 @@ struct ReplayReport {
             }
             var head = "  \(Self.displayChannel(c)): \(Self.plural(c.findings, "finding"))"
             if c.sampleFindings > 0 { head += " (+ \(c.sampleFindings) sample)" }
-            if let o = old {
+            if old != nil {
                 let before = oldChannels[key]?.messages ?? 0
                 head += ", messages \(Self.grouped(before)) -> \(Self.grouped(c.messages))"
-                _ = o
             } else {
                 head += ", \(Self.plural(c.messages, "message"))"
             }
