@@ -35,25 +35,63 @@ final class FastPathTests: XCTestCase {
         }
     }
 
-    /// Compares the public initializer (tape reader first) with the general reader on one document; for an
-    /// EventBridge event also the reader's result. Returns whether the tape reader handled it.
-    @discardableResult
-    func check(_ bytes: [UInt8], _ label: String, file: StaticString = #filePath, line: UInt = #line) -> Bool {
-        guard let document = try? JSONDocument(bytes: bytes) else { return false }
+    /// The view of one document through the public initializer; for a `GuardDuty Finding` event also checks that
+    /// the input reader (which scans the envelope itself) gives the same.
+    func view(_ bytes: [UInt8], _ label: String, file: StaticString = #filePath, line: UInt = #line) -> String? {
+        guard let document = try? JSONDocument(bytes: bytes) else { return nil }
         let root = document.root
         let event: JSONNode? = root["detail"] != nil ? root : nil
         let detail = root["detail"] ?? root
-        let general = Result { () throws(InputError) -> Finding in try Finding(general: event, detail: detail) }
-        let viaInit = Result { () throws(InputError) -> Finding in try Finding(event: event, detail: detail) }
-        XCTAssertEqual(Self.describe(viaInit), Self.describe(general), label, file: file, line: line)
+        let viaInit = Self.describe(Result { () throws(InputError) -> Finding in getenv("ROUTER_RECORD_VIEWS") != nil ? try Finding(general: event, detail: detail) : try Finding(event: event, detail: detail) })
         if event != nil, root["detail-type"]?.stringEquals("GuardDuty Finding") == true {
             let items = InputReader.items(fromBytes: bytes, source: "x")
             XCTAssertEqual(items.count, 1, label, file: file, line: line)
             if let item = items.first {
-                XCTAssertEqual(Self.describe(item.result), Self.describe(general), label, file: file, line: line)
+                XCTAssertEqual(Self.describe(item.result), viaInit, label, file: file, line: line)
             }
         }
-        return (try? Finding.fast(envelope: event.map { EnvelopeFields(event: $0) }, detail: detail)) != nil
+        return viaInit
+    }
+
+    /// Views recorded in `Tests/Fixtures/view-golden/NAME`: `=== label` lines, each followed by the view's lines (or
+    /// by one FNV-1a hash line when `hashed`, for views of `../shared`'s corpus, which stays out of the repository).
+    /// They were recorded by the general `JSONNode` reader that the tape reader replaced, and every change since is
+    /// reviewed in the diff. `ROUTER_RECORD_VIEWS=1` rewrites them.
+    func compare(_ views: [(String, String)], golden name: String, hashed: Bool = false, file: StaticString = #filePath, line: UInt = #line) throws {
+        let path = Fixtures.path("view-golden/" + name)
+        let body: (String) -> String = { hashed ? Self.fnv1a($0) : $0 }
+        if getenv("ROUTER_RECORD_VIEWS") != nil {
+            let text = views.map { "=== \($0.0)\n\(body($0.1))\n" }.joined()
+            let f = try XCTUnwrap(fopen(path, "wb"), path)
+            fputs(text, f)
+            fclose(f)
+            return
+        }
+        let text = String(decoding: try XCTUnwrap(read(path), "\(path) is missing (ROUTER_RECORD_VIEWS=1 records it)"), as: UTF8.self)
+        var recorded: [String: String] = [:]
+        for entry in text.components(separatedBy: "=== ").dropFirst() {
+            guard let newline = entry.firstIndex(of: "\n") else { continue }
+            var value = String(entry[entry.index(after: newline)...])
+            if value.hasSuffix("\n") { value.removeLast() }
+            recorded[String(entry[..<newline])] = value
+        }
+        XCTAssertEqual(recorded.count, views.count, "\(name): entries", file: file, line: line)
+        for (label, view) in views {
+            guard let expected = recorded[label] else {
+                XCTFail("\(name): no recorded view for \(label)", file: file, line: line)
+                continue
+            }
+            XCTAssertEqual(body(view), expected, "\(name): \(label)\n\(view)", file: file, line: line)
+        }
+    }
+
+    static func fnv1a(_ s: String) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in s.utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x100_0000_01b3
+        }
+        return String(h, radix: 16)
     }
 
     func jsonFiles(_ dir: String) -> [String] {
@@ -82,19 +120,17 @@ final class FastPathTests: XCTestCase {
         return out
     }
 
-    func testFixturesAndCorpusTakeTheTapeReader() throws {
-        var fast = 0
-        var total = 0
-        let corpus = CorpusTests.corpus + "/eventbridge"
-        for path in jsonFiles(Fixtures.path("findings")) + jsonFiles(corpus) {
-            guard let bytes = read(path) else { continue }
-            total += 1
-            if check(bytes, path) { fast += 1 }
+    func testFixturesAndCorpus() throws {
+        func views(_ dir: String) -> [(String, String)] {
+            jsonFiles(dir).compactMap { path in
+                read(path).flatMap { view($0, path) }.map { (String(path.split(separator: "/").last!), $0) }
+            }
         }
-        XCTAssertGreaterThan(total, 20)
-        // Only fixtures with deliberately odd inputs (a numeric-string severity and the like are still fast) may
-        // need the general reader.
-        XCTAssertGreaterThanOrEqual(fast, total - 5, "\(fast) of \(total) on the tape reader")
+        let fixtures = views(Fixtures.path("findings"))
+        XCTAssertGreaterThan(fixtures.count, 20)
+        try compare(fixtures, golden: "fixtures.txt")
+        let corpus = views(CorpusTests.corpus + "/eventbridge")
+        if !corpus.isEmpty { try compare(corpus, golden: "corpus.txt", hashed: true) }
     }
 
     func testEdgeCases() throws {
@@ -145,10 +181,45 @@ final class FastPathTests: XCTestCase {
             #"{"id":"x","type":7}"#,
             #"{"Id":"x","Type":"A:B/C"}"#,
             #"[1]"#,
+            #"{\#(base),"accountId":1e3,"service":{"count":3.5}}"#,
+            #"{\#(base),"accountId":"","service":{"count":"0"}}"#,
+            #"{\#(base),"resource":{"resourceType":"S3Object","s3BucketDetails":[{"name":"b","s3ObjectDetails":[{"key":"k1"},{"key":"k2"},{"x":1}]},{"s3ObjectDetails":[{"key":"\#(String(repeating: "é", count: 120))"}]}]}}"#,
+            #"{\#(base),"resource":{"resourceType":"S3Object","s3BucketDetails":[{"name":"b","s3ObjectDetails":{"key":"k"}}],"accessKeyDetails":{"userName":"u"}}}"#,
+            #"{\#(base),"resource":{"resourceType":"S3Object","s3BucketDetails":[{"name":"only-bucket"}]}}"#,
+            #"{\#(base),"resource":{"resourceType":"EBSSnapshot","ebsSnapshotDetails":{"snapshotArn":"arn:aws:ec2:r::snapshot/snap-1"}}}"#,
+            #"{\#(base),"resource":{"resourceType":"EBSSnapshot","ebsSnapshotDetails":{"snapshotArn":"arn:aws:ec2:r::snapshot/ "}}}"#,
+            #"{\#(base),"resource":{"resourceType":"EC2Image","ec2ImageDetails":{"imageArn":"arn:aws:ec2:r::image/ami-\u0031"}}}"#,
+            #"{\#(base),"resource":{"resourceType":"RecoveryPoint","recoveryPointDetails":{"recoveryPointArn":"a/  "}}}"#,
+            #"{\#(base),"resource":{"resourceType":"RecoveryPoint","recoveryPointDetails":{"recoveryPointArn":7}}}"#,
+            #"{\#(base),"resource":{"resourceType":"AccessKey","accessKeyDetails":{"userType":"Root","userName":"R\u006fot"}}}"#,
+            #"{\#(base),"resource":{"resourceType":"AccessKey","accessKeyDetails":{"userType":"\u212A","userName":"K"}}}"#,
+            #"{\#(base),"resource":{"resourceType":"AccessKey","accessKeyDetails":{"userType":"é\u0301","userName":"e\u0301\u0301"}}}"#,
+            #"{\#(base),"resource":{"resourceType":"Instance","instanceDetails":{"instanceId":"i-\u0001x ","tags":[{"key":"Name","value":"\#(String(repeating: "日", count: 101))"}]}}}"#,
+            #"{\#(base),"resource":{"resourceType":"Instance","instanceDetails":{"instanceId":"\u00a0i\u00a0","tags":[{"key":"Name","value":"\u0020\u0009"}]}}}"#,
+            #"{\#(base),"resource":{"resourceType":"\u0049nstance","instanceDetails":{"instanceId":"i-3"}}}"#,
+            #"{\#(base),"resource":{"resourceType":"Lambda","lambdaDetails":{"functionName":"\#(String(repeating: "f", count: 99))é"}}}"#,
+            #"{\#(base),"resource":{"resourceType":"Container","containerDetails":{"name":"c\u0061fe\u0301","image":"i"}}}"#,
+            #"{\#(base),"resource":{"resourceType":"EKSCluster","eksClusterDetails":{"name":"e\u0301"},"kubernetesDetails":{"kubernetesWorkloadDetails":{"name":"w\u0000"}}}}"#,
+            #"{\#(base),"resource":{"s3BucketDetails":[{"name":"\u0062"},{"name":"é"},{"arn":"a"},{"name":"d"}],"accessKeyDetails":{"userType":"IAMUser"}}}"#,
+            #"{\#(base),"service":{"additionalInfo":{"value":"{\"sample\":false}","sample":false}}}"#,
+            #"{\#(base),"service":{"additionalInfo":{"value":"{\"sample\":true"}}}"#,
+            #"{\#(base),"service":{"additionalInfo":{"value":"[{\"sample\":true}]"}}}"#,
+            #"{\#(base),"service":{"additionalInfo":[]}}"#,
+            #"{\#(base),"s\u0065rvice":{"count":5},"service":{"count":6}}"#,
+            #"{"id":"x","type":"A:B/C","Severity":1,"SchemaVersion":"2"}"#,
+            #"{"id":"x","AccountId":"1"}"#,
+            #"{"id":null,"type":"A"}"#,
+            #"{"id":"x","type":""}"#,
+            #"{"id":"x"}"#,
+            #"{"i\u0064":"x","t\u0079pe":"A:B/C!d"}"#,
+            #"{"id":"x","type":"Recon:EC2/PortProbeUnprotectedPort","severity":"8","arn":"nope"}"#,
+            #""str""#,
+            #"null"#,
         ]
-        for (i, detail) in cases.enumerated() {
-            check(event(detail), "case \(i): \(detail)")
-            check(Array(detail.utf8), "bare case \(i): \(detail)")
+        var views: [(String, String)] = []
+        for detail in cases {
+            views.append(("event " + detail, view(event(detail), detail) ?? "not JSON"))
+            views.append(("bare " + detail, view(Array(detail.utf8), detail) ?? "not JSON"))
         }
         // Envelope variants: numeric account, escaped keys, a second detail-type, no detail.
         let detail = #"{\#(base)}"#
@@ -156,8 +227,9 @@ final class FastPathTests: XCTestCase {
             #""account":123,"region":"us-east-1""#, #""account":1.5,"region":7"#, #""\u0061ccount":"1","region":"r""#,
             #""account":"","region":"","detail-type":"other""#,
         ] {
-            check(event(detail, envelope: envelope), envelope)
+            views.append(("envelope " + envelope, view(event(detail, envelope: envelope), envelope) ?? "not JSON"))
         }
+        try compare(views, golden: "edge-cases.txt")
         let noDetail = InputReader.items(fromBytes: Array(#"{"detail-type":"GuardDuty Finding","x":1}"#.utf8), source: "s")
         XCTAssertEqual(noDetail.first?.error, .notAFinding("'GuardDuty Finding' event has no 'detail'"))
     }
@@ -167,7 +239,8 @@ final class FastPathTests: XCTestCase {
         var rng = SplitMix(state: 0x5EED)
         let corpus = CorpusTests.corpus + "/eventbridge"
         let paths = jsonFiles(Fixtures.path("findings")) + jsonFiles(corpus).prefix(40)
-        var checked = 0
+        var fixtureViews: [(String, String)] = []
+        var corpusViews: [(String, String)] = []
         for path in paths {
             guard let bytes = read(path), let value = try? JSONValue.parse(bytes) else { continue }
             for round in 0..<12 {
@@ -182,11 +255,14 @@ final class FastPathTests: XCTestCase {
                 }
                 var out = v.serializedBytes()
                 if round % 4 == 3 { out = Self.escapeLetters(out, &rng) }
-                check(out, "\(path) round \(round)")
-                checked += 1
+                let label = "\(path.split(separator: "/").last!) round \(round)"
+                let described = view(out, label) ?? "not JSON"
+                if path.hasPrefix(corpus) { corpusViews.append((label, described)) } else { fixtureViews.append((label, described)) }
             }
         }
-        XCTAssertGreaterThan(checked, 100)
+        XCTAssertGreaterThan(fixtureViews.count, 100)
+        try compare(fixtureViews, golden: "mutated-fixtures.txt")
+        if !corpusViews.isEmpty { try compare(corpusViews, golden: "mutated-corpus.txt", hashed: true) }
     }
 
     struct SplitMix: RandomNumberGenerator {
