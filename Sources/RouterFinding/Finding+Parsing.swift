@@ -1,5 +1,10 @@
+import CRouterJSON
 import RouterJSON
 
+/// Reading a GuardDuty finding into its view: one reader for every shape (EventBridge events, bare findings, S3
+/// export lines, SDK and CLI output once ``GuardDutySDK`` has translated their names to the wire's). It works on the
+/// document's tape (``Tape``): one pass over each of `detail`, `service` and `resource`, byte comparisons for keys,
+/// shared strings for known finding types; escaped keys and non-ASCII text take decoded paths with the same meaning.
 extension Finding {
     /// Builds the view of one GuardDuty finding.
     ///
@@ -10,43 +15,91 @@ extension Finding {
     ///   dedicated message for SDK-shaped PascalCase findings). Everything else is tolerated: missing or odd fields get
     ///   the defaults documented on each property, unknown and malformed types are split as well as possible.
     ///
-    /// Cost: one pass over each of `detail`, `service` and `resource` on the document's tape (``fast(envelope:detail:)``);
-    /// no date formatter, no regular expression. The only extra parse is of `service.additionalInfo.value` (a JSON
-    /// string) when it mentions `sample` and `additionalInfo.sample` is not set.
+    /// Cost: no `JSONNode` per field, no date formatter, no regular expression. The only extra parse is of
+    /// `service.additionalInfo.value` (a JSON string) when it mentions `sample` in a form other than GuardDuty's own.
     public init(event: JSONNode?, detail: JSONNode) throws(InputError) {
-        do {
-            self = try Finding.fast(envelope: event.map { EnvelopeFields(event: $0) }, detail: detail)
-        } catch {
-            try self.init(general: event, detail: detail)
-        }
+        self = try Finding.read(envelope: event.map { EnvelopeFields(event: $0) }, detail: detail)
     }
 
-    /// The general reader over `JSONNode`s: the reference for ``fast(envelope:detail:)``, which hands every
-    /// input it does not read itself (and every error) to this.
-    init(general event: JSONNode?, detail: JSONNode) throws(InputError) {
-        guard detail.kind == .object else {
-            throw .notAFinding("detail is \(JSONFields.kindName(detail.kind)), not an object")
+    /// ``init(event:detail:)`` with the envelope's members already located (the reader scans the envelope once).
+    init(envelope: EnvelopeFields, detail: JSONNode) throws(InputError) {
+        // `read` is a static function returning the view, not an initializer: a struct initializer that stores field
+        // by field (or delegates to one that does) costs one more copy of the whole struct.
+        self = try Finding.read(envelope: envelope, detail: detail)
+    }
+
+    static func read(envelope: EnvelopeFields?, detail: JSONNode) throws(InputError) -> Finding {
+        let t = Tape(detail.document)
+        let d = detail.index
+        guard t.isObject(d) else { throw .notAFinding("detail is \(t.kindName(d)), not an object") }
+        var m = DetailMembers()
+        t.forEachMember(d) { m.take($0, $1) }
+
+        try Finding.requireString(t, d, m.id, "id")
+        try Finding.requireString(t, d, m.type, "type")
+        let id = t.string(m.id)
+        let type: String
+        let parts: (purpose: String, resourceKind: String, family: String, artifact: String?)
+        if !t.isEscaped(m.type), let known = KnownFindingTypes.lookup(t.raw(m.type)) {
+            // The same bytes: the same string and the same split.
+            type = known.type
+            parts = (known.purpose, known.resourceKind, known.family, known.artifact)
+        } else {
+            type = t.string(m.type)
+            parts = Finding.parseType(type)
         }
-        let id = try JSONFields.requiredString(detail, "id")
-        let type = try JSONFields.requiredString(detail, "type")
-        let parts = Finding.parseType(type)
 
-        let severityValue = JSONFields.number(detail["severity"])
-        let arn = detail["arn"]?.string
-        let eventAccount = event.flatMap { JSONFields.identifier($0["account"]) }
-        let account = JSONFields.identifier(detail["accountId"]) ?? eventAccount ?? ""
-        let region =
-            JSONFields.nonEmptyString(detail["region"]) ?? event.flatMap { JSONFields.nonEmptyString($0["region"]) }
-            ?? arn.flatMap { ARN.component($0, 3) } ?? ""
-        let partition =
-            JSONFields.nonEmptyString(detail["partition"]) ?? arn.flatMap { ARN.component($0, 1) }
-            ?? Partition.derived(fromRegion: region)
+        let severity: Double?
+        if m.severity == Tape.none {
+            severity = nil
+        } else {
+            switch t.type(m.severity) {
+            case UInt8(RJ_NUMBER.rawValue):
+                let value = t.double(m.severity)
+                severity = value.isFinite ? value : nil
+            case UInt8(RJ_STRING.rawValue):
+                severity = JSONFields.decimal(t.string(m.severity))
+            default:
+                severity = nil
+            }
+        }
 
-        let resource = detail["resource"]
-        let service = detail["service"]
-        let additionalInfo = service?["additionalInfo"]
+        let eventAccount = envelope.flatMap { $0.tape.identifier($0.account) }
+        let account = t.identifier(m.accountId) ?? eventAccount ?? ""
 
-        self.init(
+        let detailRegion = t.nonEmptyString(m.region)
+        let eventRegion = detailRegion == nil ? envelope.flatMap { $0.tape.nonEmptyString($0.region) } : nil
+        let detailPartition = t.nonEmptyString(m.partition)
+        let arn = (detailRegion == nil && eventRegion == nil) || detailPartition == nil ? t.stringOrNil(m.arn) : nil
+        let region = detailRegion ?? eventRegion ?? arn.flatMap { ARN.component($0, 3) } ?? ""
+        let partition = detailPartition ?? arn.flatMap { ARN.component($0, 1) } ?? Partition.derived(fromRegion: region)
+
+        var s = ServiceMembers()
+        t.forEachMember(m.service) { s.take($0, $1) }
+        var r = ResourceMembers()
+        t.forEachMember(m.resource) { r.take($0, $1) }
+
+        let count = t.count(s.count)
+        let summary = ResourceSummary.guardDuty(t, resource: m.resource, members: r, service: m.service)
+
+        // Texts with the same bytes as one already built share its string: a new finding has `updatedAt` equal to
+        // `createdAt` and `eventLastSeen` equal to `eventFirstSeen` (an allocation saved for each).
+        let title = t.stringOrNil(m.title) ?? ""
+        let description = t.sameString(m.description, m.title) ? title : t.stringOrNil(m.description) ?? ""
+        let resourceType = t.nonEmptyString(r.resourceType)
+        let actionType = Finding.actionType(t, t.get(s.action, "actionType"))
+        let createdAt = Finding.timestamp(t, m.createdAt)
+        let updatedAt = t.sameString(m.updatedAt, m.createdAt) ? createdAt : Finding.timestamp(t, m.updatedAt)
+        let firstSeen =
+            t.sameString(s.eventFirstSeen, m.createdAt) ? createdAt : Finding.timestamp(t, s.eventFirstSeen)
+        let lastSeen =
+            t.sameString(s.eventLastSeen, s.eventFirstSeen)
+            ? firstSeen
+            : t.sameString(s.eventLastSeen, m.updatedAt) ? updatedAt : Finding.timestamp(t, s.eventLastSeen)
+        let archived = t.isTrue(s.archived)
+        let sample = Finding.isSample(t, s.additionalInfo)
+        let consoleURL = ConsoleURL.finding(id: id, region: region, partition: partition)
+        return Finding(
             document: detail.document,
             detail: detail,
             id: id,
@@ -55,26 +108,117 @@ extension Finding {
             resourceKind: parts.resourceKind,
             family: parts.family,
             artifact: parts.artifact,
-            severity: severityValue ?? 0,
-            severityLabel: SeverityLabel(severity: severityValue),
-            title: detail["title"]?.string ?? "",
-            description: detail["description"]?.string ?? "",
+            severity: severity ?? 0,
+            severityLabel: SeverityLabel(severity: severity),
+            title: title,
+            description: description,
             account: account,
             eventAccount: eventAccount,
             region: region,
             partition: partition,
-            resourceType: JSONFields.nonEmptyString(resource?["resourceType"]),
-            actionType: JSONFields.nonEmptyString(service?["action"]?["actionType"]),
-            count: JSONFields.count(service?["count"]),
-            firstSeen: Timestamp.string(service?["eventFirstSeen"]),
-            lastSeen: Timestamp.string(service?["eventLastSeen"]),
-            createdAt: Timestamp.string(detail["createdAt"]),
-            updatedAt: Timestamp.string(detail["updatedAt"]),
-            archived: JSONFields.isTrue(service?["archived"]),
-            sample: Finding.isSample(additionalInfo),
-            consoleURL: ConsoleURL.finding(id: id, region: region, partition: partition),
-            resourceSummary: ResourceSummary.guardDuty(resource: resource, service: service)
+            resourceType: resourceType,
+            actionType: actionType,
+            count: count,
+            firstSeen: firstSeen,
+            lastSeen: lastSeen,
+            createdAt: createdAt,
+            updatedAt: updatedAt,
+            archived: archived,
+            sample: sample,
+            consoleURL: consoleURL,
+            resourceSummary: summary,
+            format: .guardDuty
         )
+    }
+
+    /// A non-empty string member `key` of `detail` (its value index `i`), or `.notAFinding` naming the key (and the
+    /// PascalCase SDK shape when that is why it is absent).
+    static func requireString(_ t: Tape, _ detail: UInt32, _ i: UInt32, _ key: StaticString) throws(InputError) {
+        if i != Tape.none {
+            guard t.isString(i) else { throw .notAFinding("detail has no string '\(key)' (it is \(t.kindName(i)))") }
+            // Escapes never unescape to nothing: an empty raw text is the only empty value.
+            guard t.raw(i).count > 0 else { throw .notAFinding("detail has an empty '\(key)'") }
+            return
+        }
+        // The SDK (`GetFindings` via boto3 and friends) spells finding keys `Id`, `Type`, `AccountId`, `Severity`.
+        if t.get(detail, "Id") != Tape.none || t.get(detail, "Type") != Tape.none
+            || t.get(detail, "AccountId") != Tape.none
+            || (t.get(detail, "Severity") != Tape.none && t.get(detail, "SchemaVersion") != Tape.none)
+        {
+            throw .notAFinding("keys are PascalCase (SDK shape), EventBridge delivers camelCase")
+        }
+        throw .notAFinding("detail has no string '\(key)'")
+    }
+
+    /// `nonEmptyString` of `service.action.actionType`; the values too long for an inline string are shared literals.
+    @inline(__always) static func actionType(_ t: Tape, _ i: UInt32) -> String? {
+        if t.isString(i), !t.isEscaped(i) {
+            let raw = t.raw(i)
+            switch raw.count {
+            case 17 where Tape.equal(raw, "RDS_LOGIN_ATTEMPT"): return "RDS_LOGIN_ATTEMPT"
+            case 18 where Tape.equal(raw, "NETWORK_CONNECTION"): return "NETWORK_CONNECTION"
+            case 19 where Tape.equal(raw, "KUBERNETES_API_CALL"): return "KUBERNETES_API_CALL"
+            default: break
+            }
+        }
+        return t.nonEmptyString(i)
+    }
+
+    /// `Timestamp.string`.
+    @inline(__always) static func timestamp(_ t: Tape, _ i: UInt32) -> String? {
+        guard i != Tape.none else { return nil }
+        switch t.type(i) {
+        case UInt8(RJ_STRING.rawValue): return t.nonEmptyString(i)
+        case UInt8(RJ_NUMBER.rawValue): return Timestamp.iso8601(epoch: t.double(i))
+        default: return nil
+        }
+    }
+
+    /// `additionalInfo.sample` is true (or `"true"`), or `additionalInfo.value` is a JSON string holding an object
+    /// whose `sample` is true (or `"true"`). GuardDuty's own spelling (`{"sample":true}`) and values that cannot
+    /// mention `sample` are answered from the raw text; anything else is parsed.
+    static func isSample(_ t: Tape, _ info: UInt32) -> Bool {
+        guard t.isObject(info) else { return false }
+        var sample = Tape.none
+        var value = Tape.none
+        t.forEachMember(info) { k, v in
+            if sample == Tape.none, Tape.equal(k, "sample") {
+                sample = v
+            } else if value == Tape.none, Tape.equal(k, "value") {
+                value = v
+            }
+        }
+        if t.isTrue(sample) { return true }
+        guard t.isString(value) else { return false }
+        let raw = t.raw(value)
+        // Escapes other than \u never produce letters, nor join letters around them: without `\u`, the value
+        // mentions `sample` exactly when its raw text does.
+        if !contains(raw, "sample") && !contains(raw, "\\u") { return false }
+        if Tape.equal(raw, "{\\\"sample\\\":true}") { return true }
+        let text = t.string(value)
+        guard text.utf8.count <= 1 << 20, JSONFields.mentionsSample(text),
+            let inner = try? JSONDocument(bytes: Array(text.utf8), maxDepth: 64)
+        else { return false }
+        let root = inner.root
+        let it = Tape(inner)
+        return withExtendedLifetime(inner) { it.isTrue(it.get(root.index, "sample")) }
+    }
+
+    @inline(__always) static func contains(_ haystack: UnsafeBufferPointer<UInt8>, _ needle: StaticString) -> Bool {
+        let n = needle.utf8CodeUnitCount
+        let p = needle.utf8Start
+        guard haystack.count >= n else { return false }
+        var i = 0
+        let last = haystack.count - n
+        while i <= last {
+            if haystack[i] == p[0] {
+                var j = 1
+                while j < n && haystack[i + j] == p[j] { j += 1 }
+                if j == n { return true }
+            }
+            i += 1
+        }
+        return false
     }
 
     /// Splits a finding type `ThreatPurpose:ResourceTypeAffected/ThreatFamilyName.DetectionMechanism!Artifact`.
@@ -114,247 +258,69 @@ extension Finding {
             return (purpose, kind, text(slash + 1, bang), bang + 1 == u.count ? nil : text(bang + 1, u.count))
         }
     }
+}
 
-    /// `additionalInfo.sample` is true (or `"true"`), or `additionalInfo.value` is a JSON string holding an object
-    /// whose `sample` is true (or `"true"`).
-    static func isSample(_ additionalInfo: JSONNode?) -> Bool {
-        guard let info = additionalInfo, info.kind == .object else { return false }
-        if JSONFields.isTrue(info["sample"]) { return true }
-        guard let value = info["value"]?.string, value.utf8.count <= 1 << 20, JSONFields.mentionsSample(value) else {
-            return false
-        }
-        guard let inner = try? JSONDocument(bytes: Array(value.utf8), maxDepth: 64) else { return false }
-        return JSONFields.isTrue(inner.root["sample"])
+/// The EventBridge envelope members the finding view reads (`account`, `region`), located by whoever scanned the
+/// envelope. `event` keeps the envelope's document alive.
+struct EnvelopeFields {
+    var event: JSONNode
+    var tape: Tape
+    var account: UInt32
+    var region: UInt32
+
+    /// Looks both members up in `event` (absent when `event` is not an object).
+    init(event: JSONNode) {
+        self.event = event
+        tape = Tape(event.document)
+        account = tape.get(event.index, "account")
+        region = tape.get(event.index, "region")
+    }
+
+    init(event: JSONNode, tape: Tape, account: UInt32, region: UInt32) {
+        self.event = event
+        self.tape = tape
+        self.account = account
+        self.region = region
     }
 }
 
-/// Small typed readers over `JSONNode` with the tolerance rules of the finding view.
-enum JSONFields {
-    static func kindName(_ kind: JSONKind) -> String {
-        switch kind {
-        case .null: "null"
-        case .bool: "a boolean"
-        case .number: "a number"
-        case .string: "a string"
-        case .array: "an array"
-        case .object: "an object"
+/// Members of `detail` the view reads (value indices, first occurrence; `Tape.none` when absent).
+struct DetailMembers {
+    var id = Tape.none, type = Tape.none, severity = Tape.none, arn = Tape.none, accountId = Tape.none
+    var region = Tape.none, partition = Tape.none, resource = Tape.none, service = Tape.none, title = Tape.none
+    var description = Tape.none, createdAt = Tape.none, updatedAt = Tape.none
+
+    @inline(__always) mutating func take(_ k: UnsafeBufferPointer<UInt8>, _ v: UInt32) {
+        switch k.count {
+        case 2: _ = Tape.claim(&id, k, "id", v)
+        case 3: _ = Tape.claim(&arn, k, "arn", v)
+        case 4: _ = Tape.claim(&type, k, "type", v)
+        case 5: _ = Tape.claim(&title, k, "title", v)
+        case 6: _ = Tape.claim(&region, k, "region", v)
+        case 7: _ = Tape.claim(&service, k, "service", v)
+        case 8: _ = Tape.claim(&severity, k, "severity", v) || Tape.claim(&resource, k, "resource", v)
+        case 9:
+            _ = Tape.claim(&accountId, k, "accountId", v) || Tape.claim(&createdAt, k, "createdAt", v) || Tape.claim(&updatedAt, k, "updatedAt", v)
+                || Tape.claim(&partition, k, "partition", v)
+        case 11: _ = Tape.claim(&description, k, "description", v)
+        default: break
         }
-    }
-
-    /// A non-empty string member, or `.notAFinding` naming the key (and the PascalCase SDK shape when that is why).
-    static func requiredString(_ object: JSONNode, _ key: String) throws(InputError) -> String {
-        if let node = object[key] {
-            guard let s = node.string else {
-                throw .notAFinding("detail has no string '\(key)' (it is \(kindName(node.kind)))")
-            }
-            guard !s.isEmpty else { throw .notAFinding("detail has an empty '\(key)'") }
-            return s
-        }
-        if looksPascalCase(object) {
-            throw .notAFinding("keys are PascalCase (SDK shape), EventBridge delivers camelCase")
-        }
-        throw .notAFinding("detail has no string '\(key)'")
-    }
-
-    /// The SDK (`GetFindings` via boto3 and friends) spells finding keys `Id`, `Type`, `AccountId`, `Severity`.
-    static func looksPascalCase(_ object: JSONNode) -> Bool {
-        object["Id"] != nil || object["Type"] != nil || object["AccountId"] != nil
-            || (object["Severity"] != nil && object["SchemaVersion"] != nil)
-    }
-
-    static func nonEmptyString(_ node: JSONNode?) -> String? {
-        guard let s = node?.string, !s.isEmpty else { return nil }
-        return s
-    }
-
-    /// Account ids are strings; hand-written inputs sometimes make them numbers (leading zeros then are lost).
-    static func identifier(_ node: JSONNode?) -> String? {
-        guard let node else { return nil }
-        if let s = node.string { return s.isEmpty ? nil : s }
-        if node.kind == .number, let i = node.int { return String(i) }
-        return nil
-    }
-
-    /// A finite number, or a string holding a plain decimal number (`"8.0"`, `" 5 "`); nil otherwise.
-    static func number(_ node: JSONNode?) -> Double? {
-        guard let node else { return nil }
-        switch node.kind {
-        case .number:
-            guard let d = node.double, d.isFinite else { return nil }
-            return d
-        case .string:
-            guard let s = node.string else { return nil }
-            return decimal(s)
-        default:
-            return nil
-        }
-    }
-
-    /// Parses `[+-]digits[.digits][e[+-]digits]` with optional surrounding spaces; rejects hex, `inf`, `nan`.
-    static func decimal(_ text: String) -> Double? {
-        var bytes = Substring(text).utf8[...]
-        while let f = bytes.first, f == 0x20 || f == 0x09 { bytes = bytes.dropFirst() }
-        while let l = bytes.last, l == 0x20 || l == 0x09 { bytes = bytes.dropLast() }
-        guard !bytes.isEmpty, bytes.count <= 64 else { return nil }
-        var digits = 0
-        for b in bytes {
-            switch b {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digits += 1
-            case UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "e"), UInt8(ascii: "E"): break
-            default: return nil
-            }
-        }
-        guard digits > 0, let d = Double(String(decoding: bytes, as: UTF8.self)), d.isFinite else { return nil }
-        return d
-    }
-
-    /// `service.count`: a positive integer (also an integral float or a digit string); 1 otherwise.
-    static func count(_ node: JSONNode?) -> Int {
-        guard let node else { return 1 }
-        if node.kind == .number {
-            if let i = node.int { return i >= 1 ? Int(clamping: i) : 1 }
-            if let d = node.double, d.isFinite, d >= 1, d < 9.0e18, d.rounded(.towardZero) == d { return Int(d) }
-            return 1
-        }
-        if let s = node.string, let i = Int(s), i >= 1 { return i }
-        return 1
-    }
-
-    /// Whether `text` contains `sample` (a byte search: cheaper than the generic `String.contains`).
-    static func mentionsSample(_ text: String) -> Bool {
-        let needle: [UInt8] = Array("sample".utf8)
-        var text = text
-        return text.withUTF8 { bytes in
-            guard bytes.count >= needle.count else { return false }
-            var i = 0
-            let last = bytes.count - needle.count
-            while i <= last {
-                if bytes[i] == UInt8(ascii: "s") {
-                    var j = 1
-                    while j < needle.count && bytes[i + j] == needle[j] { j += 1 }
-                    if j == needle.count { return true }
-                }
-                i += 1
-            }
-            return false
-        }
-    }
-
-    /// `true`, or the string `"true"` (any case).
-    static func isTrue(_ node: JSONNode?) -> Bool {
-        guard let node else { return false }
-        if let b = node.bool { return b }
-        if let s = node.string { return s.count == 4 && s.lowercased() == "true" }
-        return false
     }
 }
 
-/// ARN helpers (`arn:partition:service:region:account:resource`).
-enum ARN {
-    /// The `index`-th `:`-separated component, nil when absent or empty, or when `arn` does not start with `arn:`.
-    static func component(_ arn: String, _ index: Int) -> String? {
-        guard arn.hasPrefix("arn:") else { return nil }
-        var i = 0
-        for part in arn.utf8.split(separator: UInt8(ascii: ":"), maxSplits: 5, omittingEmptySubsequences: false) {
-            if i == index { return part.isEmpty ? nil : String(decoding: part, as: UTF8.self) }
-            i += 1
+/// Members of `detail.service` the view reads.
+struct ServiceMembers {
+    var action = Tape.none, count = Tape.none, eventFirstSeen = Tape.none, eventLastSeen = Tape.none
+    var archived = Tape.none, additionalInfo = Tape.none
+
+    @inline(__always) mutating func take(_ k: UnsafeBufferPointer<UInt8>, _ v: UInt32) {
+        switch k.count {
+        case 5: _ = Tape.claim(&count, k, "count", v)
+        case 6: _ = Tape.claim(&action, k, "action", v)
+        case 8: _ = Tape.claim(&archived, k, "archived", v)
+        case 13: _ = Tape.claim(&eventLastSeen, k, "eventLastSeen", v)
+        case 14: _ = Tape.claim(&eventFirstSeen, k, "eventFirstSeen", v) || Tape.claim(&additionalInfo, k, "additionalInfo", v)
+        default: break
         }
-        return nil
-    }
-
-    /// The text after the last `/` (or the whole string when there is none).
-    static func lastPathComponent(_ s: String) -> String {
-        guard let slash = s.utf8.lastIndex(of: UInt8(ascii: "/")) else { return s }
-        return String(s[s.utf8.index(after: slash)...])
-    }
-}
-
-enum Partition {
-    /// `aws-cn` for `cn-*` regions, `aws-us-gov` for `us-gov-*`, `aws` otherwise.
-    static func derived(fromRegion region: String) -> String {
-        if region.hasPrefix("cn-") { return "aws-cn" }
-        if region.hasPrefix("us-gov-") { return "aws-us-gov" }
-        return "aws"
-    }
-}
-
-/// The GuardDuty console link of a finding.
-public enum ConsoleURL {
-    /// `https://<console host>/guardduty/home?region=R#/findings?macros=current&fId=ID`; the host follows the partition
-    /// (`aws-cn`: console.amazonaws.cn, `aws-us-gov`: console.amazonaws-us-gov.com, anything else:
-    /// console.aws.amazon.com). Region and id are percent-encoded (all but RFC 3986 unreserved characters).
-    public static func finding(id: String, region: String, partition: String) -> String {
-        let host: StaticString
-        switch partition {
-        case "aws-cn": host = "console.amazonaws.cn"
-        case "aws-us-gov": host = "console.amazonaws-us-gov.com"
-        default: host = "console.aws.amazon.com"
-        }
-        var id = id
-        var region = region
-        return id.withUTF8 { id in
-            region.withUTF8 { region in
-                let scheme: StaticString = "https://"
-                let path: StaticString = "/guardduty/home?region="
-                let fragment: StaticString = "#/findings?macros=current&fId="
-                let encodedRegion = encodedCount(region)
-                let encodedId = encodedCount(id)
-                let total =
-                    scheme.utf8CodeUnitCount + host.utf8CodeUnitCount + path.utf8CodeUnitCount
-                    + fragment.utf8CodeUnitCount + encodedRegion + encodedId
-                return String(unsafeUninitializedCapacity: total) { out in
-                    var n = 0
-                    func put(_ s: StaticString) {
-                        UnsafeMutableRawPointer(out.baseAddress! + n).copyMemory(
-                            from: s.utf8Start, byteCount: s.utf8CodeUnitCount)
-                        n += s.utf8CodeUnitCount
-                    }
-                    func put(encoding bytes: UnsafeBufferPointer<UInt8>, _ encoded: Int) {
-                        if encoded == bytes.count {
-                            if let base = bytes.baseAddress {
-                                UnsafeMutableRawPointer(out.baseAddress! + n).copyMemory(from: base, byteCount: encoded)
-                            }
-                            n += encoded
-                            return
-                        }
-                        let hex: StaticString = "0123456789ABCDEF"
-                        for b in bytes {
-                            if unreserved(b) {
-                                out[n] = b
-                                n += 1
-                            } else {
-                                out[n] = UInt8(ascii: "%")
-                                out[n + 1] = hex.utf8Start[Int(b >> 4)]
-                                out[n + 2] = hex.utf8Start[Int(b & 0xF)]
-                                n += 3
-                            }
-                        }
-                    }
-                    put(scheme)
-                    put(host)
-                    put(path)
-                    put(encoding: region, encodedRegion)
-                    put(fragment)
-                    put(encoding: id, encodedId)
-                    return n
-                }
-            }
-        }
-    }
-
-    /// RFC 3986 unreserved: `A-Z a-z 0-9 - . _ ~` (a bitmap lookup: ids are random hex, branches mispredict).
-    @inline(__always) static func unreserved(_ b: UInt8) -> Bool {
-        // Bits 0x2D, 0x2E, 0x30-0x39 of the first 64 code points; 0x41-0x5A, 0x5F, 0x61-0x7A, 0x7E of the next 64.
-        let low: UInt64 = 0x03FF_6000_0000_0000
-        let high: UInt64 = 0x47FF_FFFE_87FF_FFFE
-        let word = b < 64 ? low : (b < 128 ? high : 0)
-        return (word >> UInt64(b & 63)) & 1 != 0
-    }
-
-    /// Length of the percent-encoded form of `bytes`.
-    @inline(__always) static func encodedCount(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
-        var n = bytes.count
-        for b in bytes where !unreserved(b) { n += 2 }
-        return n
     }
 }

@@ -260,8 +260,7 @@ public enum InputReader {
     }
 
     /// Handles `node` when it is a `GuardDuty Finding` EventBridge event (what ``walkObject`` does for one, with a
-    /// single pass over the envelope for `detail-type`, `detail`, `account` and `region`); false otherwise, and
-    /// when the envelope has escaped keys or an escaped `detail-type` (``walkObject`` then reads it).
+    /// single pass over the envelope for `detail-type`, `detail`, `account` and `region`); false otherwise.
     static func guardDutyEvent(
         _ node: JSONNode, source: String, recordId: String?, into out: inout [InputItem]
     ) -> Bool {
@@ -270,24 +269,20 @@ public enum InputReader {
         var detail = Tape.none
         var account = Tape.none
         var region = Tape.none
-        do {
-            try t.forEachMember(node.index) { k, v in
-                switch k.count {
-                case 6:
-                    if detail == Tape.none, Tape.equal(k, "detail") {
-                        detail = v
-                    } else if region == Tape.none, Tape.equal(k, "region") {
-                        region = v
-                    }
-                case 7: if account == Tape.none, Tape.equal(k, "account") { account = v }
-                case 11: if detailType == Tape.none, Tape.equal(k, "detail-type") { detailType = v }
-                default: break
+        t.forEachMember(node.index) { k, v in
+            switch k.count {
+            case 6:
+                if detail == Tape.none, Tape.equal(k, "detail") {
+                    detail = v
+                } else if region == Tape.none, Tape.equal(k, "region") {
+                    region = v
                 }
+            case 7: if account == Tape.none, Tape.equal(k, "account") { account = v }
+            case 11: if detailType == Tape.none, Tape.equal(k, "detail-type") { detailType = v }
+            default: break
             }
-            guard try t.rawEquals(detailType, "GuardDuty Finding") else { return false }
-        } catch {
-            return false
         }
+        guard t.stringEquals(detailType, "GuardDuty Finding") else { return false }
         guard detail != Tape.none, let detailNode = node["detail"] else {
             out.append(
                 InputItem(

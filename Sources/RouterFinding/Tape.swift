@@ -9,16 +9,13 @@ import Musl
 import Darwin
 #endif
 
-/// Raised by the fast readers when an input needs the general `JSONNode` code (escaped keys, non-ASCII text that is
-/// compared or clipped, odd value kinds): the caller then runs that code, so results never differ.
-struct Bail: Error {}
-
-/// A raw, non-owning view of a document's tape for the hot path of the finding view: node indices instead of
-/// `JSONNode`s (no reference counting per step), one pass over an object for many keys, byte comparisons.
+/// A raw, non-owning view of a document's tape: what the finding view is read with. Node indices instead of
+/// `JSONNode`s (no reference counting per step), one pass over an object for many keys, byte comparisons for the
+/// common case (unescaped ASCII) and the same answer through decoded text for the rest.
 ///
 /// Valid only while the `JSONDocument` lives: callers hold a `JSONNode` of it for the whole use.
-/// Every reader here has the semantics of the `JSONNode` accessor it replaces (first occurrence of a duplicated key,
-/// strings unescaped and repaired the same way); `Tape.none` stands for an absent node.
+/// Every reader here has the semantics of the `JSONNode` accessor of the same name (first occurrence of a duplicated
+/// key, keys compared unescaped, strings unescaped and repaired the same way); `Tape.none` stands for an absent node.
 struct Tape {
     static let none = UInt32.max
 
@@ -42,6 +39,17 @@ struct Tape {
     @inline(__always) func isNumber(_ i: UInt32) -> Bool { i != Tape.none && type(i) == UInt8(RJ_NUMBER.rawValue) }
     @inline(__always) func isEscaped(_ i: UInt32) -> Bool { nodes[Int(i)].flags & UInt8(RJ_FLAG_ESCAPED) != 0 }
     @inline(__always) func isInteger(_ i: UInt32) -> Bool { nodes[Int(i)].flags & UInt8(RJ_FLAG_INTEGER) != 0 }
+    /// `JSONFields.kindName` of a node.
+    func kindName(_ i: UInt32) -> String {
+        switch Int32(type(i)) {
+        case Int32(RJ_NULL.rawValue): "null"
+        case Int32(RJ_TRUE.rawValue), Int32(RJ_FALSE.rawValue): "a boolean"
+        case Int32(RJ_NUMBER.rawValue): "a number"
+        case Int32(RJ_STRING.rawValue): "a string"
+        case Int32(RJ_ARRAY.rawValue): "an array"
+        default: "an object"
+        }
+    }
     /// Children of an array or object (`JSONNode.count` for those kinds).
     @inline(__always) func childCount(_ i: UInt32) -> Int { Int(nodes[Int(i)].len) }
 
@@ -79,6 +87,42 @@ struct Tape {
     /// `JSONNode.int` of a number node flagged integer.
     @inline(__always) func int64(_ i: UInt32) -> Int64 { rj_int64(doc, i) }
 
+    /// `JSONNode.int`: an integer literal, or a number whose value is an integer in `Int64`'s range; nil otherwise.
+    func int(_ i: UInt32) -> Int64? {
+        guard isNumber(i) else { return nil }
+        if isInteger(i) { return int64(i) }
+        let d = double(i)
+        // -2^63 is representable; 2^63 is not an Int64. NaN fails both comparisons.
+        guard d >= -9_223_372_036_854_775_808.0, d < 9_223_372_036_854_775_808.0 else { return nil }
+        let v = Int64(d)
+        return Double(v) == d ? v : nil
+    }
+
+    /// `JSONFields.identifier`: a non-empty string, or an integral number written in decimal.
+    @inline(__always) func identifier(_ i: UInt32) -> String? {
+        guard i != Tape.none else { return nil }
+        switch type(i) {
+        case UInt8(RJ_STRING.rawValue): return nonEmptyString(i)
+        case UInt8(RJ_NUMBER.rawValue): return int(i).map { String($0) }
+        default: return nil
+        }
+    }
+
+    /// `JSONFields.count`: a positive integer (also an integral float or a digit string); 1 otherwise.
+    @inline(__always) func count(_ i: UInt32) -> Int {
+        guard i != Tape.none else { return 1 }
+        switch type(i) {
+        case UInt8(RJ_NUMBER.rawValue):
+            if isInteger(i) {
+                let v = int64(i)
+                return v >= 1 ? Int(clamping: v) : 1
+            }
+            return int(i).map { $0 >= 1 ? Int(clamping: $0) : 1 } ?? 1
+        case UInt8(RJ_STRING.rawValue): return Int(string(i)).map { $0 >= 1 ? $0 : 1 } ?? 1
+        default: return 1
+        }
+    }
+
     /// `JSONFields.isTrue`: `true`, or a string `"true"` in any case.
     func isTrue(_ i: UInt32) -> Bool {
         guard i != Tape.none else { return false }
@@ -91,11 +135,11 @@ struct Tape {
         }
     }
 
-    /// Whether a string node's value is exactly the ASCII `literal`: byte comparison for unescaped strings (what
-    /// `JSONNode.stringEquals` does); escaped strings need the general code.
-    @inline(__always) func rawEquals(_ i: UInt32, _ literal: StaticString) throws(Bail) -> Bool {
+    /// `JSONNode.stringEquals`: byte comparison for unescaped strings, `String` equality (canonical equivalence)
+    /// of the decoded value for escaped ones.
+    @inline(__always) func stringEquals(_ i: UInt32, _ literal: StaticString) -> Bool {
         guard isString(i) else { return false }
-        guard !isEscaped(i) else { throw Bail() }
+        if isEscaped(i) { return string(i) == literal.description }
         return Tape.equal(raw(i), literal)
     }
 
@@ -178,28 +222,38 @@ struct Tape {
     }
 
     /// Calls `body(key bytes, value index)` for every member of an object, in order (nothing for other kinds).
-    /// Throws ``Bail`` on an escaped key (it might unescape to a wanted one); callers keep the first match per key.
-    @inline(__always) func forEachMember(
-        _ object: UInt32, _ body: (UnsafeBufferPointer<UInt8>, UInt32) -> Void
-    ) throws(Bail) {
+    /// Escaped keys are passed unescaped (as `rj_object_get` compares them); callers keep the first match per key.
+    @inline(__always) func forEachMember(_ object: UInt32, _ body: (UnsafeBufferPointer<UInt8>, UInt32) -> Void) {
         guard isObject(object) else { return }
         let end = nodes[Int(object)].next
         var i = object + 1
         while i < end {
             let k = nodes[Int(i)]
-            if k.flags & UInt8(RJ_FLAG_ESCAPED) != 0 { throw Bail() }
-            body(UnsafeBufferPointer(start: buf + Int(k.start), count: Int(k.len)), i + 1)
+            if _slowPath(k.flags & UInt8(RJ_FLAG_ESCAPED) != 0) {
+                unescaped(i) { body($0, i + 1) }
+            } else {
+                body(UnsafeBufferPointer(start: buf + Int(k.start), count: Int(k.len)), i + 1)
+            }
             i = nodes[Int(i + 1)].next
         }
     }
 
+    /// The unescaped bytes of an escaped string node (a key or a value), in a temporary buffer.
+    @inline(never) func unescaped(_ i: UInt32, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        let length = rj_string_length(doc, i)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(length, 1)) { tmp in
+            let written = tmp.withMemoryRebound(to: CChar.self) { rj_string_copy(doc, i, $0.baseAddress) }
+            body(UnsafeBufferPointer(rebasing: tmp[..<written]))
+        }
+    }
+
     /// Elements of an array, in order (nothing for other kinds).
-    @inline(__always) func forEachElement(_ array: UInt32, _ body: (UInt32) throws(Bail) -> Void) throws(Bail) {
+    @inline(__always) func forEachElement(_ array: UInt32, _ body: (UInt32) -> Void) {
         guard isArray(array) else { return }
         let end = nodes[Int(array)].next
         var i = array + 1
         while i < end {
-            try body(i)
+            body(i)
             i = nodes[Int(i)].next
         }
     }
