@@ -221,7 +221,7 @@ public final class LambdaHandler {
     /// A function URL request: a click on a finding's button (Slack's Interactivity Request URL), verified here and
     /// acknowledged at once; ``finishAfterResponse()`` then carries it out. Anything else is refused.
     func handleHTTP(_ request: FunctionURLRequest) -> LambdaOutcome {
-        guard let clicks, let secret = config.signingSecret else {
+        guard clicks != nil, let secret = config.signingSecret else {
             log.warn("a function URL request, but Slack actions are not enabled (SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN, ROUTER_STATE_TABLE)")
             return .response(FunctionURLRequest.response(status: 404, body: ["error": "Slack actions are not enabled"]))
         }

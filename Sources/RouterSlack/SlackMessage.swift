@@ -139,7 +139,7 @@ public struct SlackMessage: Equatable, Sendable {
         SlackMessage.channelKey.withUTF8Buffer { out.append(contentsOf: $0) }
         let plain = UTF8Bytes.withBytes(channel) { p -> Bool in
             // A channel name or ID needs no escaping: copy it.
-            for b in p where JSONBuffer.needsEscape(b) { return false }
+            for b in p where ByteWriter.needsEscape(b) { return false }
             out.append(UInt8(ascii: "\""))
             out.append(contentsOf: p)
             out.append(UInt8(ascii: "\""))

@@ -225,7 +225,7 @@ public enum SlackRenderer {
     /// Each Slack text is put raw, measured (its UTF-8 length bounds its length in scalars, as Slack counts), then
     /// JSON-escaped in place. Keys, order and escaping are those of `payload(channel: nil).serialized()` of the tree.
     static func detailedJSON(_ f: Finding, _ p: DetailedParts, mentions: [Mention], note: String?) -> SlackMessage? {
-        JSONBuffer.with(capacity: 4096) { out -> SlackMessage? in
+        ByteWriter.with(capacity: 4096) { out -> SlackMessage? in
             var blockText = 0  // bytes of text in all blocks, as SlackLimits.enforceBudget counts them
             /// Ends a block text put from `start` (`extra` bytes of it written before `start`, already escaped):
             /// escapes it, and tells whether it is certainly within 1...limit.
@@ -236,38 +236,38 @@ public enum SlackRenderer {
                 return n <= limit && n != 0
             }
 
-            out.json(#"{"text":""#)
+            out.append(#"{"text":""#)
             var start = out.count
             putDetailedText(f, p, mentions, into: &out)
             if out.count - start > SlackLimits.messageText { return nil }
             out.escapeJSON(from: start)
-            out.json(#"""#)
+            out.append(#"""#)
             let textEnd = out.count
 
-            out.json(#","blocks":[{"type":"header","text":{"type":"plain_text","text":""#)
+            out.append(#","blocks":[{"type":"header","text":{"type":"plain_text","text":""#)
             start = out.count
             putHeader(f, p, into: &out)
             guard close(start, SlackLimits.headerText) else { return nil }
-            out.json(#"","emoji":true}},{"type":"section","text":{"type":"mrkdwn","text":""#)
+            out.append(#"","emoji":true}},{"type":"section","text":{"type":"mrkdwn","text":""#)
             start = out.count
             putHeadline(p, mentions, into: &out)
             guard close(start, SlackLimits.sectionText) else { return nil }
-            out.json(#"","verbatim":true}}"#)
+            out.append(#"","verbatim":true}}"#)
             if let note, !note.isEmpty {
-                out.json(#",{"type":"context","elements":[{"type":"mrkdwn","text":""#)
+                out.append(#",{"type":"context","elements":[{"type":"mrkdwn","text":""#)
                 start = out.count
                 putNoteLine(note, into: &out)
                 guard close(start, SlackLimits.contextText) else { return nil }
-                out.json(#"","verbatim":true}]}"#)
+                out.append(#"","verbatim":true}]}"#)
             }
 
-            out.json(#"],"attachments":[{"color":""#)
-            out.json(p.style.colorLiteral)  // `#` and hex digits
-            out.json(#"","blocks":["#)
+            out.append(#"],"attachments":[{"color":""#)
+            out.append(p.style.colorLiteral)  // `#` and hex digits
+            out.append(#"","blocks":["#)
             // The description section, unless the description is blank. Written transformed in one pass; when that
             // is longer in bytes than the cut in characters, the cut may apply: rewritten from the cut string.
             let section = out.count
-            out.json(#"{"type":"section","text":{"type":"mrkdwn","text":""#)
+            out.append(#"{"type":"section","text":{"type":"mrkdwn","text":""#)
             start = out.count
             out.putFinding(f.description, inline: false)
             if out.count - start > descriptionLimit {
@@ -282,54 +282,54 @@ public enum SlackRenderer {
                 out.truncate(to: section)
             } else {
                 guard close(start, SlackLimits.sectionText) else { return nil }
-                out.json(#"","verbatim":true}},"#)
+                out.append(#"","verbatim":true}},"#)
             }
             // The fields (Account, Region, Severity, Count, Resource, First seen, Last seen, Archived, Sample), each
             // `*label*` and a newline (written escaped), then the value. Straight-line code: closures here would
             // copy the Finding.
-            out.json(#"{"type":"section","fields":[{"type":"mrkdwn","text":"*Account*\n"#)
+            out.append(#"{"type":"section","fields":[{"type":"mrkdwn","text":"*Account*\n"#)
             start = out.count
             putInlineOrDash(f.account, into: &out)
             guard close(start, SlackLimits.fieldText, extra: 10) else { return nil }
-            out.json(#"","verbatim":true},{"type":"mrkdwn","text":"*Region*\n"#)
+            out.append(#"","verbatim":true},{"type":"mrkdwn","text":"*Region*\n"#)
             start = out.count
             putInlineOrDash(f.region, into: &out)
             guard close(start, SlackLimits.fieldText, extra: 9) else { return nil }
-            out.json(#"","verbatim":true},{"type":"mrkdwn","text":"*Severity*\n"#)
+            out.append(#"","verbatim":true},{"type":"mrkdwn","text":"*Severity*\n"#)
             start = out.count
             putSeverityText(f, into: &out)
             guard close(start, SlackLimits.fieldText, extra: 11) else { return nil }
-            out.json(#"","verbatim":true},{"type":"mrkdwn","text":"*Count*\n"#)
+            out.append(#"","verbatim":true},{"type":"mrkdwn","text":"*Count*\n"#)
             start = out.count
             out.put(int: f.count)
             guard close(start, SlackLimits.fieldText, extra: 8) else { return nil }
-            out.json(#"","verbatim":true},{"type":"mrkdwn","text":"*Resource*\n"#)
+            out.append(#"","verbatim":true},{"type":"mrkdwn","text":"*Resource*\n"#)
             start = out.count
             putFindingOrDash(f.resourceSummary ?? f.resourceType ?? "", into: &out)
             guard close(start, SlackLimits.fieldText, extra: 11) else { return nil }
-            out.json(#"","verbatim":true},{"type":"mrkdwn","text":"*First seen*\n"#)
+            out.append(#"","verbatim":true},{"type":"mrkdwn","text":"*First seen*\n"#)
             start = out.count
             putInlineOrDash(f.firstSeen ?? "", into: &out)
             guard close(start, SlackLimits.fieldText, extra: 13) else { return nil }
-            out.json(#"","verbatim":true},{"type":"mrkdwn","text":"*Last seen*\n"#)
+            out.append(#"","verbatim":true},{"type":"mrkdwn","text":"*Last seen*\n"#)
             start = out.count
             putInlineOrDash(f.lastSeen ?? "", into: &out)
             guard close(start, SlackLimits.fieldText, extra: 12) else { return nil }
-            out.json(#"","verbatim":true}"#)
+            out.append(#"","verbatim":true}"#)
             // Constant values, well within the limit.
             if f.archived {
-                out.json(#",{"type":"mrkdwn","text":"*Archived*\nyes (archived in GuardDuty)","verbatim":true}"#)
+                out.append(#",{"type":"mrkdwn","text":"*Archived*\nyes (archived in GuardDuty)","verbatim":true}"#)
                 blockText += 38
             }
             if f.sample {
-                out.json(#",{"type":"mrkdwn","text":"*Sample*\nyes (generated sample finding)","verbatim":true}"#)
+                out.append(#",{"type":"mrkdwn","text":"*Sample*\nyes (generated sample finding)","verbatim":true}"#)
                 blockText += 39
             }
-            out.json(#"]},{"type":"context","elements":[{"type":"mrkdwn","text":""#)
+            out.append(#"]},{"type":"context","elements":[{"type":"mrkdwn","text":""#)
             start = out.count
             putContextLine(f, p, into: &out)
             guard close(start, SlackLimits.contextText) else { return nil }
-            out.json(#"","verbatim":true}]}]}]}"#)
+            out.append(#"","verbatim":true}]}]}]}"#)
 
             if blockText > SlackLimits.blockTextBudget { return nil }
             return SlackMessage(
@@ -468,14 +468,14 @@ public enum SlackRenderer {
 
     /// `{"text":"<line>"}`, or nil when the line might be over the text limit.
     static func compactJSON(_ f: Finding, mentions: [Mention], note: String?) -> SlackMessage? {
-        JSONBuffer.with(capacity: 1024) { out -> SlackMessage? in
-            out.json(#"{"text":""#)
+        ByteWriter.with(capacity: 1024) { out -> SlackMessage? in
+            out.append(#"{"text":""#)
             let start = out.count
             putCompactLine(f, mentions, note, into: &out)
             // The line is never blank (it has the emoji): only an over-long one needs SlackLimits.enforce.
             if out.count - start > SlackLimits.messageText { return nil }
             out.escapeJSON(from: start)
-            out.json(#""}"#)
+            out.append(#""}"#)
             return SlackMessage(
                 rendered: .init(bytes: out.array(), textEnd: out.count - 1, hasBlocks: false, hasAttachments: false))
         }

@@ -1,3 +1,5 @@
+import RouterJSON
+
 /// Byte-level building blocks for the text helpers and the renderers: everything works on the UTF-8 bytes of a
 /// string, returns the input unchanged when no byte needs attention (one pass), and builds each new string once,
 /// directly in its final storage (see ``UTF8Sink``), instead of appending scalar by scalar.
@@ -405,14 +407,21 @@ struct UTF8Sink: ByteSink {
     }
 }
 
-/// Where the byte-level transformations put their output: ``UTF8Sink`` (strings built in place) or ``JSONBuffer``
-/// (JSON text written directly).
+/// Where the byte-level transformations put their output: ``UTF8Sink`` (strings built in place) or RouterJSON's
+/// `ByteWriter` (a message's JSON text written directly, escaped in place after).
 protocol ByteSink {
     mutating func put(_ b: UInt8)
     mutating func put(_ p: UnsafeBufferPointer<UInt8>)
     mutating func put(_ s: String)
     /// Fixed text (cheaper than a `String`, which, when small, is copied to be read as bytes).
     mutating func putLiteral(_ s: StaticString)
+}
+
+extension ByteWriter: ByteSink {
+    @inline(__always) mutating func put(_ b: UInt8) { append(b) }
+    @inline(__always) mutating func put(_ p: UnsafeBufferPointer<UInt8>) { append(p) }
+    @inline(__always) mutating func put(_ s: String) { UTF8Bytes.withBytes(s) { append($0) } }
+    @inline(__always) mutating func putLiteral(_ s: StaticString) { append(s) }
 }
 
 extension ByteSink {

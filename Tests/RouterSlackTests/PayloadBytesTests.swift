@@ -305,7 +305,8 @@ final class PayloadBytesTests: XCTestCase {
         }
     }
 
-    /// The in-place JSON escaper against RouterJSON's, on every byte value and mixed runs.
+    /// The writer's in-place JSON escaper (the renderers') against its appending one (`JSONString`'s), on every byte
+    /// value and mixed runs.
     func testEscapeJSONMatchesJSONString() {
         var inputs: [[UInt8]] = (0...255).map { [UInt8($0)] }
         inputs.append(Array(0..<128))
@@ -314,8 +315,8 @@ final class PayloadBytesTests: XCTestCase {
         for input in inputs {
             var expected: [UInt8] = []
             input.withUnsafeBufferPointer { JSONString.escape(bytes: $0, into: &expected) }
-            let got = JSONBuffer.with(capacity: 8) { out -> [UInt8] in
-                out.json("prefix")
+            let got = ByteWriter.with(capacity: 8) { out -> [UInt8] in
+                out.append("prefix")
                 let start = out.count
                 input.withUnsafeBufferPointer { out.put($0) }
                 out.escapeJSON(from: start)
