@@ -13,8 +13,9 @@
 # Runs every target (or the ones named) for SECONDS each (default 60) and prints executions per second and in all.
 # Seeds: fuzz/corpus/, the project's fixtures and examples, and ../shared/corpus when it exists; what a run adds is
 # kept under .build-fuzz/corpus (not committed). Exits 1 when any target finds a crash, a sanitizer report or a broken
-# property: the input is copied to Tests/Fixtures/fuzz-regressions/TARGET/, which the ordinary test suite replays
-# (FuzzRegressionTests), so the finding becomes a regression test once it is fixed and committed.
+# property: the input is copied to fuzz/found/TARGET/ (not committed; later runs use it as a seed). Once the problem
+# is fixed, write it as a named test in Tests/RouterRulesTests/FuzzRegressionTests.swift (the input reduced, and what
+# it found), so the ordinary suite keeps it fixed; raw crash-* artifacts are never committed (a test checks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,7 +62,7 @@ seeds_for() {
     pattern) s+=(fuzz/corpus/pattern) ;;
     slack-text) s+=(fuzz/corpus/slack-text) ;;
   esac
-  [ -d "Tests/Fixtures/fuzz-regressions/$1" ] && s+=("Tests/Fixtures/fuzz-regressions/$1")
+  [ -d "fuzz/found/$1" ] && s+=("fuzz/found/$1")
   printf '%s\n' "${s[@]}"
 }
 
@@ -84,17 +85,18 @@ for t in "${targets[@]}"; do
   cov=$({ grep -oE 'cov: [0-9]+' "$log" || true; } | tail -1 | cut -d' ' -f2)
   if [ "$rc" != 0 ]; then
     status=1
-    mkdir -p "Tests/Fixtures/fuzz-regressions/$t"
+    mkdir -p "fuzz/found/$t"
     found=()
     for a in "$out/artifacts/$t"/*; do
       [ -f "$a" ] || continue
       name=$(basename "$a")-$(sha1sum "$a" | cut -c1-12)
-      cp "$a" "Tests/Fixtures/fuzz-regressions/$t/$name"
-      found+=("Tests/Fixtures/fuzz-regressions/$t/$name")
+      cp "$a" "fuzz/found/$t/$name"
+      found+=("fuzz/found/$t/$name")
       rm -f "$a"
     done
     { grep -E "ERROR|runtime error|Fatal error|fuzz: |SUMMARY" "$log" || true; } | head -5 >&2
     echo "$t: FOUND a problem (exit $rc); input(s): ${found[*]:-none saved}; log: $log" >&2
+    echo "$t: once fixed, make each input a named test in Tests/RouterRulesTests/FuzzRegressionTests.swift" >&2
     summary+=("$(printf '%-13s %10s exec/s %12s runs  coverage %6s  FOUND: see %s' "$t" "${rate:-?}" "${runs:-?}" "${cov:-?}" "$log")")
   else
     summary+=("$(printf '%-13s %10s exec/s %12s runs  coverage %6s  clean' "$t" "${rate:-?}" "${runs:-?}" "${cov:-?}")")
