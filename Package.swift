@@ -131,10 +131,12 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "RouterJSONTests", dependencies: ["RouterJSON"]),
-        .testTarget(name: "RouterFindingTests", dependencies: ["RouterFinding", "CZlib"]),
+        // The tests' deterministic random generator (no dependencies, so the sanitized test build stays small).
+        .target(name: "RouterTestRandom", path: "Tests/TestRandom"),
+        .testTarget(name: "RouterJSONTests", dependencies: ["RouterJSON", "RouterTestRandom"]),
+        .testTarget(name: "RouterFindingTests", dependencies: ["RouterFinding", "CZlib", "RouterTestRandom"]),
         .testTarget(name: "RouterRulesTests", dependencies: ["RouterRules", "RouterFinding"]),
-        .testTarget(name: "RouterSlackTests", dependencies: ["RouterSlack", "RouterFinding"]),
+        .testTarget(name: "RouterSlackTests", dependencies: ["RouterSlack", "RouterFinding", "RouterTestRandom"]),
         .testTarget(name: "RouterCoreTests", dependencies: ["RouterCore"]),
         .testTarget(name: "RouterCLITests", dependencies: ["RouterActions", "RouterDelivery", "RouterJSON", "RouterTestSupport"]),
         // Helpers the test targets share (moto_server and other loopback helper processes).

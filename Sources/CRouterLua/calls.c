@@ -190,6 +190,23 @@ static void anchor(rl_engine *e, int idx) {
     lua_pop(L, 1);
 }
 
+/* The optional reason a filter or permit returns second (`n` results above `base`): NULL when absent or nil, else
+ * the string, anchored so that it outlives the stack slot. A reason of another type is the rule's error. */
+static int take_reason(rl_engine *e, int file, int line, const char *what, int base, int n, const char **reason,
+                       size_t *len) {
+    lua_State *L = e->L;
+    *reason = NULL;
+    if (n < 2 || lua_isnil(L, base + 2)) return RL_OK;
+    if (lua_type(L, base + 2) != LUA_TSTRING) {
+        sb_set_error(e, RL_ERR_RESULT, file, line, "%s's second return value (the reason) must be a string, not %s",
+                     what, luaL_typename(L, base + 2));
+        return RL_ERR_RESULT;
+    }
+    anchor(e, base + 2);
+    *reason = lua_tolstring(L, base + 2, len);
+    return RL_OK;
+}
+
 typedef struct filter_args {
     int file;
     int keep;
@@ -221,20 +238,8 @@ static int p_filter(lua_State *L) {
         return 0;
     }
     a->keep = lua_toboolean(L, base + 1);
-    a->reason = NULL;
-    if (n >= 2 && !lua_isnil(L, base + 2)) {
-        if (lua_type(L, base + 2) != LUA_TSTRING) {
-            sb_set_error(e, RL_ERR_RESULT, a->file, line, "filter's second return value (the reason) must be a string, not %s",
-                      luaL_typename(L, base + 2));
-            lua_settop(L, base);
-            a->status = RL_ERR_RESULT;
-            return 0;
-        }
-        anchor(e, base + 2);
-        a->reason = lua_tolstring(L, base + 2, &a->reason_len);
-    }
+    a->status = take_reason(e, a->file, line, "filter", base, n, &a->reason, &a->reason_len);
     lua_settop(L, base);
-    a->status = RL_OK;
     return 0;
 }
 
@@ -557,21 +562,8 @@ static int p_permit(lua_State *L) {
         return 0;
     }
     a->verdict = t == LUA_TNIL ? -1 : lua_toboolean(L, base + 1);
-    a->reason = NULL;
-    if (n >= 2 && !lua_isnil(L, base + 2)) {
-        if (lua_type(L, base + 2) != LUA_TSTRING) {
-            sb_set_error(e, RL_ERR_RESULT, a->file, line,
-                         "permit's second return value (the reason) must be a string, not %s",
-                         luaL_typename(L, base + 2));
-            lua_settop(L, base);
-            a->status = RL_ERR_RESULT;
-            return 0;
-        }
-        anchor(e, base + 2);
-        a->reason = lua_tolstring(L, base + 2, &a->reason_len);
-    }
+    a->status = take_reason(e, a->file, line, "permit", base, n, &a->reason, &a->reason_len);
     lua_settop(L, base);
-    a->status = RL_OK;
     return 0;
 }
 

@@ -10,10 +10,7 @@ final class LambdaBinaryTests: XCTestCase {
 
     override func setUpWithError() throws {
         fake = try FakeSlackServer()
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lambda-bin-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(
-            at: dir.appendingPathComponent("bootstrap"), withDestinationURL: Paths.routerBinary.resolvingSymlinksInPath())
+        dir = try LambdaSupport.bootstrapDirectory("lambda-bin")
     }
 
     override func tearDown() {
@@ -27,14 +24,10 @@ final class LambdaBinaryTests: XCTestCase {
     }
 
     func runBootstrap(events: [String], rules: URL, extra: [String] = []) throws -> JSONValue {
-        let file = dir.appendingPathComponent("events.jsonl")
-        try (events.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
-        let args = [
-            Paths.root.appendingPathComponent("Tests/FakeLambda/runtime_api.py").path, "--bootstrap",
-            dir.appendingPathComponent("bootstrap").path, "--events", file.path, "--timeout", "20",
-            "--env", "ROUTER_RULES=\(rules.path)", "--env", "ROUTER_DATA_DIR=\(dir.appendingPathComponent("data").path)",
-            "--env", "SLACK_WEBHOOK_URL=\(fake.webhookURL)",
-        ] + extra
+        let args =
+            try LambdaSupport.runtimeArguments(
+                dir: dir, events: events, rules: rules, timeout: 20, env: ["SLACK_WEBHOOK_URL=\(fake.webhookURL)"])
+            + extra
         return try LambdaSupport.json(try LambdaSupport.run(try LambdaSupport.python(), args, timeout: 90))
     }
 

@@ -14,10 +14,7 @@ final class LambdaSecretsTests: XCTestCase {
     override func setUpWithError() throws {
         motoPort = try MotoServer.port()
         slack = try FakeSlackServer()
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lambda-secrets-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(
-            at: dir.appendingPathComponent("bootstrap"), withDestinationURL: Paths.routerBinary.resolvingSymlinksInPath())
+        dir = try LambdaSupport.bootstrapDirectory("lambda-secrets")
     }
 
     override func tearDown() {
@@ -48,17 +45,13 @@ final class LambdaSecretsTests: XCTestCase {
     func run(_ env: [String: String], events: [String]) throws -> JSONValue {
         let rules = try writeRules(["50.lua": ##"return { route = function(f) return { channel = "#sec" } end }"##])
         defer { try? FileManager.default.removeItem(at: rules) }
-        let file = dir.appendingPathComponent("events.jsonl")
-        try (events.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
-        var args = [
-            Paths.root.appendingPathComponent("Tests/FakeLambda/runtime_api.py").path, "--bootstrap",
-            dir.appendingPathComponent("bootstrap").path, "--events", file.path, "--timeout", "30",
-            "--env", "ROUTER_RULES=\(rules.path)", "--env", "ROUTER_DATA_DIR=\(dir.appendingPathComponent("data").path)",
-            "--env", "SLACK_API_URL=\(slack.apiURL)", "--env", "AWS_REGION=eu-west-1",
-            "--env", "ROUTER_SECRETSMANAGER_ENDPOINT=http://127.0.0.1:\(motoPort)",
-            "--env", "AWS_ACCESS_KEY_ID=AKIDTEST", "--env", "AWS_SECRET_ACCESS_KEY=secret-test-never-logged",
-        ]
-        for (k, v) in env { args += ["--env", "\(k)=\(v)"] }
+        let args = try LambdaSupport.runtimeArguments(
+            dir: dir, events: events, rules: rules,
+            env: [
+                "SLACK_API_URL=\(slack.apiURL)", "AWS_REGION=eu-west-1",
+                "ROUTER_SECRETSMANAGER_ENDPOINT=http://127.0.0.1:\(motoPort)", "AWS_ACCESS_KEY_ID=AKIDTEST",
+                "AWS_SECRET_ACCESS_KEY=secret-test-never-logged",
+            ] + env.map { "\($0.key)=\($0.value)" })
         return try LambdaSupport.json(try LambdaSupport.run(try LambdaSupport.python(), args, timeout: 120))
     }
 

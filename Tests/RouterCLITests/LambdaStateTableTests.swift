@@ -16,25 +16,8 @@ final class LambdaStateTableTests: XCTestCase {
     override func setUpWithError() throws {
         motoPort = try MotoServer.port()
         fake = try FakeSlackServer()
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lambda-state-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(
-            at: dir.appendingPathComponent("bootstrap"), withDestinationURL: Paths.routerBinary.resolvingSymlinksInPath())
-        table = "router-state-\(UUID().uuidString.prefix(8))"
-        let create = try LambdaSupport.run(
-            try MotoServer.python(),
-            [
-                "-c",
-                """
-                import boto3, sys
-                boto3.client("dynamodb", endpoint_url=sys.argv[1], region_name="eu-west-1", aws_access_key_id="AKIDTEST",
-                    aws_secret_access_key="secret-test").create_table(TableName=sys.argv[2],
-                    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
-                """,
-                "http://127.0.0.1:\(motoPort)", table,
-            ], timeout: 30)
-        XCTAssertEqual(create.status, 0, create.stderr)
+        dir = try LambdaSupport.bootstrapDirectory("lambda-state")
+        table = try LambdaSupport.createStateTable(port: motoPort, prefix: "router-state")
     }
 
     override func tearDown() {
@@ -55,19 +38,14 @@ final class LambdaStateTableTests: XCTestCase {
 
     /// The fake Runtime API's command line for one instance (its events file written).
     func instanceArguments(_ name: String, events: [String], rules: URL) throws -> [String] {
-        let file = dir.appendingPathComponent("\(name).jsonl")
-        try (events.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
-        let args = [
-            Paths.root.appendingPathComponent("Tests/FakeLambda/runtime_api.py").path, "--bootstrap",
-            dir.appendingPathComponent("bootstrap").path, "--events", file.path, "--timeout", "30",
-            "--env", "ROUTER_RULES=\(rules.path)", "--env", "ROUTER_DATA_DIR=\(dir.appendingPathComponent("data-\(name)").path)",
-            "--env", "SLACK_BOT_TOKEN=\(FakeSlackServer.token)", "--env", "SLACK_API_URL=\(fake.apiURL)",
-            "--env", "ROUTER_STATE_TABLE=\(table)", "--env", "AWS_REGION=eu-west-1",
-            "--env", "ROUTER_DYNAMODB_ENDPOINT=http://127.0.0.1:\(motoPort)",
-            "--env", "AWS_ACCESS_KEY_ID=AKIDTEST", "--env", "AWS_SECRET_ACCESS_KEY=secret-test-key-never-logged",
-            "--env", "AWS_SESSION_TOKEN=session-token-never-logged",
-        ]
-        return args
+        try LambdaSupport.runtimeArguments(
+            dir: dir, name: name, events: events, rules: rules, data: "data-\(name)",
+            env: [
+                "SLACK_BOT_TOKEN=\(FakeSlackServer.token)", "SLACK_API_URL=\(fake.apiURL)", "ROUTER_STATE_TABLE=\(table)",
+                "AWS_REGION=eu-west-1", "ROUTER_DYNAMODB_ENDPOINT=http://127.0.0.1:\(motoPort)",
+                "AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=secret-test-key-never-logged",
+                "AWS_SESSION_TOKEN=session-token-never-logged",
+            ])
     }
 
     static func run(_ args: [String]) throws -> JSONValue {

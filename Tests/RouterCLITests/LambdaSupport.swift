@@ -1,8 +1,10 @@
 import Foundation
 import RouterJSON
+import RouterTestSupport
 import XCTest
 
-/// Helpers of the Lambda tests: the packaged zip, the ministack venv, and running a helper process with a bound.
+/// Helpers of the Lambda tests: the packaged zip, the ministack venv, running a helper process with a bound, and the
+/// fake Runtime API's set-up (a `bootstrap` directory, a state table in moto_server, the command line).
 enum LambdaSupport {
     static var inCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
 
@@ -71,5 +73,52 @@ enum LambdaSupport {
             return .null
         }
         return v
+    }
+
+    /// A new temporary directory holding `bootstrap`, a link to the router binary (what the fake Runtime API starts).
+    static func bootstrapDirectory(_ prefix: String) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            at: dir.appendingPathComponent("bootstrap"), withDestinationURL: Paths.routerBinary.resolvingSymlinksInPath())
+        return dir
+    }
+
+    /// Creates a state table (hash key `pk`, as `ROUTER_STATE_TABLE` expects) in the moto_server on `port`; returns
+    /// its name.
+    static func createStateTable(port: String, prefix: String) throws -> String {
+        let table = "\(prefix)-\(UUID().uuidString.prefix(8))"
+        let create = try run(
+            try MotoServer.python(),
+            [
+                "-c",
+                """
+                import boto3, sys
+                boto3.client("dynamodb", endpoint_url=sys.argv[1], region_name="eu-west-1", aws_access_key_id="AKIDTEST",
+                    aws_secret_access_key="secret-test").create_table(TableName=sys.argv[2],
+                    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+                """,
+                "http://127.0.0.1:\(port)", table,
+            ], timeout: 30)
+        XCTAssertEqual(create.status, 0, create.stderr)
+        return table
+    }
+
+    /// The fake Runtime API's command line for `dir/bootstrap`: `events` written to `dir/NAME.jsonl`, the rules,
+    /// a data directory `dir/DATA`, and `env` (`NAME=value` each).
+    static func runtimeArguments(
+        dir: URL, name: String = "events", events: [String], rules: URL, data: String = "data", timeout: Int = 30,
+        env: [String]
+    ) throws -> [String] {
+        let file = dir.appendingPathComponent("\(name).jsonl")
+        try (events.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+        var args = [
+            Paths.root.appendingPathComponent("Tests/FakeLambda/runtime_api.py").path, "--bootstrap",
+            dir.appendingPathComponent("bootstrap").path, "--events", file.path, "--timeout", "\(timeout)",
+            "--env", "ROUTER_RULES=\(rules.path)", "--env", "ROUTER_DATA_DIR=\(dir.appendingPathComponent(data).path)",
+        ]
+        for pair in env { args += ["--env", pair] }
+        return args
     }
 }

@@ -21,25 +21,8 @@ final class SlackActionsLambdaTests: XCTestCase {
         motoPort = try MotoServer.port()
         slack = try FakeSlackServer()
         guardDuty = try FakeGuardDuty()
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lambda-actions-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(
-            at: dir.appendingPathComponent("bootstrap"), withDestinationURL: Paths.routerBinary.resolvingSymlinksInPath())
-        table = "router-actions-\(UUID().uuidString.prefix(8))"
-        let create = try LambdaSupport.run(
-            try MotoServer.python(),
-            [
-                "-c",
-                """
-                import boto3, sys
-                boto3.client("dynamodb", endpoint_url=sys.argv[1], region_name="eu-west-1", aws_access_key_id="AKIDTEST",
-                    aws_secret_access_key="secret-test").create_table(TableName=sys.argv[2],
-                    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
-                """,
-                "http://127.0.0.1:\(motoPort)", table,
-            ], timeout: 30)
-        XCTAssertEqual(create.status, 0, create.stderr)
+        dir = try LambdaSupport.bootstrapDirectory("lambda-actions")
+        table = try LambdaSupport.createStateTable(port: motoPort, prefix: "router-actions")
     }
 
     override func tearDown() {
@@ -79,19 +62,15 @@ final class SlackActionsLambdaTests: XCTestCase {
     }
 
     func run(_ events: [String], rules: URL) throws -> JSONValue {
-        let file = dir.appendingPathComponent("events.jsonl")
-        try (events.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
-        let args = [
-            Paths.root.appendingPathComponent("Tests/FakeLambda/runtime_api.py").path, "--bootstrap",
-            dir.appendingPathComponent("bootstrap").path, "--events", file.path, "--timeout", "30",
-            "--env", "ROUTER_RULES=\(rules.path)", "--env", "ROUTER_DATA_DIR=\(dir.appendingPathComponent("data").path)",
-            "--env", "SLACK_BOT_TOKEN=\(FakeSlackServer.token)", "--env", "SLACK_API_URL=\(slack.apiURL)",
-            "--env", "SLACK_SIGNING_SECRET=\(SlackClicks.signingSecret)",
-            "--env", "ROUTER_STATE_TABLE=\(table)", "--env", "AWS_REGION=eu-west-1",
-            "--env", "ROUTER_DYNAMODB_ENDPOINT=http://127.0.0.1:\(motoPort)", "--env", "ROUTER_GUARDDUTY_ENDPOINT=\(guardDuty.endpoint)",
-            "--env", "AWS_ACCESS_KEY_ID=\(FakeGuardDuty.accessKey)", "--env", "AWS_SECRET_ACCESS_KEY=\(FakeGuardDuty.secretKey)",
-            "--env", "AWS_SESSION_TOKEN=session-token-never-logged",
-        ]
+        let args = try LambdaSupport.runtimeArguments(
+            dir: dir, events: events, rules: rules,
+            env: [
+                "SLACK_BOT_TOKEN=\(FakeSlackServer.token)", "SLACK_API_URL=\(slack.apiURL)",
+                "SLACK_SIGNING_SECRET=\(SlackClicks.signingSecret)", "ROUTER_STATE_TABLE=\(table)", "AWS_REGION=eu-west-1",
+                "ROUTER_DYNAMODB_ENDPOINT=http://127.0.0.1:\(motoPort)", "ROUTER_GUARDDUTY_ENDPOINT=\(guardDuty.endpoint)",
+                "AWS_ACCESS_KEY_ID=\(FakeGuardDuty.accessKey)", "AWS_SECRET_ACCESS_KEY=\(FakeGuardDuty.secretKey)",
+                "AWS_SESSION_TOKEN=session-token-never-logged",
+            ])
         let r = try LambdaSupport.json(try LambdaSupport.run(try LambdaSupport.python(), args, timeout: 120))
         let log = (r["log"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: "\n")
         for secret in [SlackClicks.signingSecret, FakeGuardDuty.secretKey, "session-token-never-logged"] {

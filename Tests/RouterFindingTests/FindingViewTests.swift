@@ -1,4 +1,5 @@
 import RouterJSON
+import RouterTestRandom
 import XCTest
 
 @testable import RouterFinding
@@ -237,7 +238,7 @@ final class FindingViewTests: XCTestCase {
 
     /// Random edits of real findings (members removed, duplicated, retyped, renamed; strings escaped).
     func testMutatedFindings() throws {
-        var rng = SplitMix(state: 0x5EED)
+        var rng = SplitMix64(seed: 0x5EED)
         let corpus = CorpusTests.corpus + "/eventbridge"
         let paths = jsonFiles(Fixtures.path("findings")) + jsonFiles(corpus).prefix(40)
         var fixtureViews: [(String, String)] = []
@@ -266,17 +267,6 @@ final class FindingViewTests: XCTestCase {
         if !corpusViews.isEmpty { try compare(corpusViews, golden: "mutated-corpus.txt", hashed: true) }
     }
 
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let scalars: [JSONValue] = [
         .null, true, false, 0, -3, 7, 8.5, 1.5e12, 1_700_000_000.123, .double(.infinity), "", " ", "true", "TRUE",
         "8.0", " 5 ", "+5", "abc", "us-gov-west-1", "cn-north-1", "a/b!c", "x:y/z!", "\u{1}ctl\u{7f}", "é\"\\/",
@@ -287,7 +277,7 @@ final class FindingViewTests: XCTestCase {
         ["key": "Name", "value": "tagged"],
     ]
 
-    static func mutate(_ v: inout JSONValue, _ rng: inout SplitMix) {
+    static func mutate(_ v: inout JSONValue, _ rng: inout SplitMix64) {
         switch v {
         case .object(let o):
             var members = o.members
@@ -319,7 +309,7 @@ final class FindingViewTests: XCTestCase {
     }
 
     /// Writes some lowercase letters inside strings (keys included) as `\u00XX` escapes.
-    static func escapeLetters(_ bytes: [UInt8], _ rng: inout SplitMix) -> [UInt8] {
+    static func escapeLetters(_ bytes: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
         var out: [UInt8] = []
         var inString = false
         var escaped = false

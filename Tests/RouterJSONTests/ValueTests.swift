@@ -1,3 +1,4 @@
+import RouterTestRandom
 import XCTest
 @testable import RouterJSON
 

@@ -1,6 +1,7 @@
 import Foundation
 import RouterFinding
 import RouterJSON
+import RouterTestRandom
 import XCTest
 
 @testable import RouterSlack
@@ -183,7 +184,7 @@ final class PayloadBytesTests: XCTestCase {
     /// Random findings (the pieces of ByteTextTests: entities, `<...>`, combining marks, emoji, controls) of random
     /// lengths around the limits.
     func testRandomFindingsMatchTreePayloads() {
-        var rng = ByteTextTests.RNG(state: 11)
+        var rng = SplitMix64(seed: 11)
         let lengths = [0, 10, 40, 400, 1600, 3000, 20_000]
         var findings: [Finding] = []
         for i in 0..<150 {
