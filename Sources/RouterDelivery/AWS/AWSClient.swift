@@ -62,8 +62,8 @@ public struct AWSCallError: Error, Sendable, Equatable, CustomStringConvertible 
     }
 }
 
-/// Signed JSON calls to an AWS service over libcurl (`CURLOPT_AWS_SIGV4`), no SDK: the client of the GuardDuty and
-/// Secrets Manager boundaries. Thread-safe: each call borrows one of a few libcurl clients (kept for keep-alive).
+/// Signed JSON calls to an AWS service over libcurl (`CURLOPT_AWS_SIGV4`), no SDK: the client of the GuardDuty,
+/// Secrets Manager and DynamoDB boundaries. Thread-safe: each call borrows one of a few libcurl clients (kept for keep-alive).
 public final class AWSClient: Sendable {
     public let service: String
     public let credentials: AWSCredentials
@@ -98,13 +98,11 @@ public final class AWSClient: Sendable {
         }
     }
 
-    private func once(
-        region: String, method: HTTPRequest.Method, url: String, headers: [String], body: JSONValue?
-    ) -> Result<JSONValue, AWSCallError> {
-        var request = HTTPRequest(method: method, url: url, headers: headers, body: body?.serializedBytes() ?? [])
-        if body != nil, !headers.contains(where: { $0.lowercased().hasPrefix("content-type:") }) {
-            request.headers.append("Content-Type: application/json")
-        }
+    /// `request` signed for `region` (SigV4 by libcurl, the session token as `X-Amz-Security-Token`), bounded by the
+    /// client's timeouts and a 1 MiB answer, sent on a borrowed libcurl client: the transport's result. What every
+    /// AWS boundary sends through (DynamoDB, which reads the answer its own way, included).
+    func send(_ request: HTTPRequest, region: String) -> Result<HTTPResponse, HTTPError> {
+        var request = request
         if let token = credentials.sessionToken { request.headers.append("X-Amz-Security-Token: \(token.reveal())") }
         request.awsSigV4 = "aws:amz:\(region):\(service)"
         request.credentials = (credentials.accessKey.reveal(), credentials.secretKey.reveal())
@@ -116,7 +114,17 @@ public final class AWSClient: Sendable {
         clients.withLock { idle in
             if idle.count < maxIdleClients { idle.append(client) }
         }
-        switch result {
+        return result
+    }
+
+    private func once(
+        region: String, method: HTTPRequest.Method, url: String, headers: [String], body: JSONValue?
+    ) -> Result<JSONValue, AWSCallError> {
+        var request = HTTPRequest(method: method, url: url, headers: headers, body: body?.serializedBytes() ?? [])
+        if body != nil, !headers.contains(where: { $0.lowercased().hasPrefix("content-type:") }) {
+            request.headers.append("Content-Type: application/json")
+        }
+        switch send(request, region: region) {
         case .failure(let e):
             return .failure(AWSCallError(code: e.name))
         case .success(let response) where (200..<300).contains(response.status):

@@ -1,5 +1,4 @@
 import RouterJSON
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -26,9 +25,7 @@ import Synchronization
 public final class DynamoDBThreadStore: ThreadStore {
     public let config: DynamoDBConfig
     private let url: String
-    private let signing: String
-    private let clients = Mutex<[HTTPClient]>([])
-    private let maxIdleClients: Int
+    private let aws: AWSClient
     /// Pause before retry `n` (1, 2): seconds.
     private let pause: @Sendable (Int) -> Void
 
@@ -45,8 +42,11 @@ public final class DynamoDBThreadStore: ThreadStore {
     init(config: DynamoDBConfig, maxIdleClients: Int, pause: @escaping @Sendable (Int) -> Void) {
         self.config = config
         self.url = config.endpoint + "/"
-        self.signing = "aws:amz:\(config.region):dynamodb"
-        self.maxIdleClients = max(0, maxIdleClients)
+        self.aws = AWSClient(
+            service: "dynamodb",
+            credentials: AWSCredentials(
+                accessKey: config.accessKey, secretKey: config.secretKey, sessionToken: config.sessionToken),
+            connectTimeout: config.connectTimeout, totalTimeout: config.totalTimeout, maxIdleClients: max(0, maxIdleClients))
         self.pause = pause
     }
 
@@ -165,24 +165,11 @@ public final class DynamoDBThreadStore: ThreadStore {
     }
 
     private func once(_ operation: String, _ body: [UInt8]) -> Result<Outcome, Failure> {
-        var request = HTTPRequest(
+        let request = HTTPRequest(
             method: .post, url: url,
             headers: ["Content-Type: application/x-amz-json-1.0", "X-Amz-Target: DynamoDB_20120810.\(operation)"],
             body: body)
-        if let token = config.sessionToken { request.headers.append("X-Amz-Security-Token: \(token.reveal())") }
-        request.awsSigV4 = signing
-        request.credentials = (config.accessKey.reveal(), config.secretKey.reveal())
-        request.connectTimeout = config.connectTimeout
-        request.totalTimeout = config.totalTimeout
-        request.maxBody = 1 << 20
-
-        let client = clients.withLock { $0.popLast() } ?? HTTPClient()
-        let result = client.send(request)
-        clients.withLock { idle in
-            if idle.count < maxIdleClients { idle.append(client) }
-        }
-
-        switch result {
+        switch aws.send(request, region: config.region) {
         case .failure(let e):
             // A timeout is not retried at all: three of them would hold a Lambda invocation for 15 s.
             let neverSent = e.name == "connect_failed" || e.name == "dns_failed" || e.name == "proxy_dns_failed"
