@@ -13,25 +13,9 @@ public enum LiteralCheck {
     /// Calls `check` for each string literal assigned to `key` in the `*.lua` files directly in `rulesDirectory`;
     /// `check` returns an error message or nil.
     public static func scan(rulesDirectory: String, key: String, check: (String) -> String?) -> [String] {
-        var problems: [String] = []
-        guard let dir = opendir(rulesDirectory) else { return [] }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
-            if name.hasSuffix(".lua") { names.append(name) }
+        scanLines(rulesDirectory: rulesDirectory) { path, line, text in
+            literals(of: key, in: text).compactMap { value in check(value).map { "\(path):\(line): error: \($0)" } }
         }
-        closedir(dir)
-        for name in names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
-            let path = rulesDirectory.hasSuffix("/") ? rulesDirectory + name : rulesDirectory + "/" + name
-            guard let bytes = RuleEngine.readFile(path) else { continue }
-            let text = String(decoding: bytes, as: UTF8.self)
-            for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                for value in literals(of: key, in: line) {
-                    if let message = check(value) { problems.append("\(path):\(n + 1): error: \(message)") }
-                }
-            }
-        }
-        return problems
     }
 
     /// Destinations the configuration lacks.
