@@ -95,50 +95,26 @@ enum ResourceSummary {
         return specific ?? fallback(t, r)
     }
 
+    /// The `resourceType` names with a summary of their own.
+    static let kinds: [(name: StaticString, kind: Kind)] = [
+        ("Instance", .instance), ("AccessKey", .accessKey), ("S3Bucket", .s3Bucket), ("S3Object", .s3Object),
+        ("EKSCluster", .eksCluster), ("KubernetesCluster", .eksCluster), ("ECSCluster", .ecsCluster),
+        ("Container", .container), ("RDSDBInstance", .rdsInstance), ("RDSLimitlessDB", .rdsLimitless),
+        ("Lambda", .lambda), ("AttackSequence", .attackSequence), ("EBSSnapshot", .ebsSnapshot),
+        ("EC2Image", .ec2Image), ("RecoveryPoint", .recoveryPoint),
+    ]
+
     /// The kind named by `resourceType`: byte comparisons for unescaped ASCII text, `String` equality for the rest
     /// (escaped text, and the few non-ASCII characters canonically equivalent to ASCII ones: U+212A KELVIN SIGN is
     /// `K`). `.other` for anything else.
     static func kind(_ t: Tape, _ i: UInt32) -> Kind {
         guard t.isString(i) else { return .other }
         let type = t.raw(i)
-        guard !t.isEscaped(i), Tape.isASCII(type) else { return kind(of: t.string(i)) }
-        switch type.count {
-        case 6 where Tape.equal(type, "Lambda"): return .lambda
-        case 8 where Tape.equal(type, "Instance"): return .instance
-        case 8 where Tape.equal(type, "S3Bucket"): return .s3Bucket
-        case 8 where Tape.equal(type, "S3Object"): return .s3Object
-        case 8 where Tape.equal(type, "EC2Image"): return .ec2Image
-        case 9 where Tape.equal(type, "AccessKey"): return .accessKey
-        case 9 where Tape.equal(type, "Container"): return .container
-        case 10 where Tape.equal(type, "EKSCluster"), 17 where Tape.equal(type, "KubernetesCluster"): return .eksCluster
-        case 10 where Tape.equal(type, "ECSCluster"): return .ecsCluster
-        case 11 where Tape.equal(type, "EBSSnapshot"): return .ebsSnapshot
-        case 13 where Tape.equal(type, "RDSDBInstance"): return .rdsInstance
-        case 13 where Tape.equal(type, "RecoveryPoint"): return .recoveryPoint
-        case 14 where Tape.equal(type, "RDSLimitlessDB"): return .rdsLimitless
-        case 14 where Tape.equal(type, "AttackSequence"): return .attackSequence
-        default: return .other
+        guard !t.isEscaped(i), Tape.isASCII(type) else {
+            let text = t.string(i)
+            return kinds.first { text == $0.name.description }?.kind ?? .other
         }
-    }
-
-    static func kind(of text: String) -> Kind {
-        switch text {
-        case "Instance": .instance
-        case "AccessKey": .accessKey
-        case "S3Bucket": .s3Bucket
-        case "S3Object": .s3Object
-        case "EKSCluster", "KubernetesCluster": .eksCluster
-        case "ECSCluster": .ecsCluster
-        case "Container": .container
-        case "RDSDBInstance": .rdsInstance
-        case "RDSLimitlessDB": .rdsLimitless
-        case "Lambda": .lambda
-        case "AttackSequence": .attackSequence
-        case "EBSSnapshot": .ebsSnapshot
-        case "EC2Image": .ec2Image
-        case "RecoveryPoint": .recoveryPoint
-        default: .other
-        }
+        return kinds.first { Tape.equal(type, $0.name) }?.kind ?? .other
     }
 
     /// The first of the detail blocks that names something, in a fixed order.
