@@ -13,6 +13,7 @@
 # The fake GuardDuty needs botocore: from .venv when it has it, else from .venv-bench (made here with pip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/serve.sh
 CLICKS=${CLICKS:-50}
 ROUNDS=${ROUNDS:-20}
 
@@ -74,9 +75,7 @@ env -u SLACK_WEBHOOK_URL -u ROUTER_STATE_TABLE LOG_LEVEL=warning \
   ROUTER_GUARDDUTY_ENDPOINT="http://127.0.0.1:$gd_port" \
   "$bin" serve --rules "$work/rules" --listen 127.0.0.1:0 --data "$work/data" >"$work/out" 2>"$work/err" &
 server_pid=$!
-for _ in $(seq 100); do grep -q '^listening on' "$work/out" 2>/dev/null && break; sleep 0.1; done
-port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/out")
-[ -n "$port" ] || { cat "$work/err"; exit 1; }
+port=$(listening_port "$work/out" "$work/err")
 
 echo "== $CLICKS concurrent ack clicks, then $ROUNDS sequential Archive/Unarchive clicks"
 if ! timeout 300 python3 - "$port" "$slack_port" "$gd_port" "$CLICKS" "$ROUNDS" <<'PY'; then

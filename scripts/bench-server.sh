@@ -8,6 +8,7 @@
 # wrk comes from Debian (apt-get install wrk) when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/serve.sh
 DURATION=${DURATION:-20}
 CONNECTIONS=${CONNECTIONS:-32}
 
@@ -103,9 +104,7 @@ export BODIES="$work/bodies.txt"
 SLACK_WEBHOOK_URL="http://127.0.0.1:$slack_port/services/T0FAKE/B0FAKE/benchwebhook" LOG_LEVEL=warning \
   "$bin" serve --rules "$work/rules" --listen 127.0.0.1:0 --data "$work/data" >"$work/out" 2>"$work/err" &
 server_pid=$!
-for _ in $(seq 100); do grep -q '^listening on' "$work/out" 2>/dev/null && break; sleep 0.1; done
-port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/out")
-[ -n "$port" ] || { cat "$work/err"; exit 1; }
+port=$(listening_port "$work/out" "$work/err")
 
 echo "== wrk: ${DURATION}s, $CONNECTIONS connections, 2 threads, one finding per POST /events"
 timeout $((DURATION + 30)) wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s -s "$work/load.lua" \
