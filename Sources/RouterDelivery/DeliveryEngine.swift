@@ -67,16 +67,11 @@ public final class DeliveryEngine: @unchecked Sendable {
     /// Continuous mode: set by `stop()`; `idle` while sleeping with nothing pending (so `wake()` signals only then).
     private let control = Mutex((stopped: false, idle: false))
 
-    struct Bucket {
-        var tokens: Double
-        var last: Double
-    }
-
     struct State {
         /// Destinations whose secret was read again after Slack refused the old one (rotation).
         var rotated: [String: Destination] = [:]
         var inFlight: Set<String> = []
-        var buckets: [String: Bucket] = [:]
+        var buckets: [String: TokenBucket] = [:]
         var blockedUntil: [String: Double] = [:]
         var summary = DrainSummary()
         var random = SystemRandomNumberGenerator()
@@ -159,7 +154,7 @@ public final class DeliveryEngine: @unchecked Sendable {
             if continuous && control.withLock({ $0.stopped }) { break }
             let (excludedLanes, excludedDestinations, free) = state.withLock { s -> (Set<String>, Set<String>, Int) in
                 var lanes = s.inFlight
-                for (lane, b) in s.buckets where tokens(b, now: now) < 1 { lanes.insert(lane) }
+                for (lane, b) in s.buckets where b.available(at: now) < 1 { lanes.insert(lane) }
                 let dests = Set(s.blockedUntil.filter { $0.value > now }.keys)
                 return (lanes, dests, policy.workers - s.inFlight.count)
             }
@@ -177,9 +172,8 @@ public final class DeliveryEngine: @unchecked Sendable {
                 let lane = item.delivery.lane
                 state.withLock { s in
                     s.inFlight.insert(lane)
-                    var b = s.buckets[lane] ?? Bucket(tokens: Double(policy.burst), last: now)
-                    b.tokens = tokens(b, now: now) - 1
-                    b.last = now
+                    var b = s.buckets[lane] ?? TokenBucket(policy: policy, at: now)
+                    b.take(at: now)
                     s.buckets[lane] = b
                 }
                 workQueue.async { [self] in
@@ -204,9 +198,7 @@ public final class DeliveryEngine: @unchecked Sendable {
                 if let due = try? queue.nextDueTime(), due > now { next = min(next, due) }
             }
             state.withLock { s in
-                for (_, b) in s.buckets where tokens(b, now: now) < 1 {
-                    next = min(next, b.last + (1 - b.tokens) / max(effectiveRate, 1e-6))
-                }
+                for (_, b) in s.buckets where b.available(at: now) < 1 { next = min(next, b.ready(from: now)) }
                 for (_, until) in s.blockedUntil where until > now { next = min(next, until) }
             }
             if let deadline { next = min(next, deadline) }
@@ -222,14 +214,6 @@ public final class DeliveryEngine: @unchecked Sendable {
         var summary = state.withLock { $0.summary }
         summary.pending = (try? queue.pendingCount()) ?? 0
         return summary
-    }
-
-    /// Refill rate: 10% under the configured rate, so jitter between the router's sends and Slack's arrivals (a busy
-    /// network or host) never makes Slack see two messages closer than its limit allows.
-    private var effectiveRate: Double { policy.ratePerSecond * 0.9 }
-
-    private func tokens(_ b: Bucket, now: Double) -> Double {
-        min(Double(policy.burst), b.tokens + max(0, now - b.last) * effectiveRate)
     }
 
     /// The HTTP body for `item`: its payload, with `channel` added for the Web API.

@@ -49,3 +49,38 @@ public struct DeliveryPolicy: Sendable, Equatable {
         return r
     }
 }
+
+/// A lane's pacing: `burst` tokens, refilled at 90% of `ratePerSecond` (so jitter between the router's sends and
+/// Slack's arrivals, on a busy network or host, never makes Slack see two messages closer than its limit allows); one
+/// token per message. The delivery engine paces each lane with one, and `router replay` simulates the same pacing.
+public struct TokenBucket: Sendable {
+    public private(set) var tokens: Double
+    public private(set) var last: Double
+    let burst: Double
+    let rate: Double
+
+    /// A full bucket at `time`.
+    public init(policy: DeliveryPolicy, at time: Double) {
+        burst = Double(policy.burst)
+        rate = max(policy.ratePerSecond * 0.9, 1e-9)
+        tokens = burst
+        last = time
+    }
+
+    /// Tokens at `time` (never more than the burst).
+    public func available(at time: Double) -> Double {
+        min(burst, tokens + max(0, time - last) * rate)
+    }
+
+    /// The earliest moment at or after `time` when a token is there.
+    public func ready(from time: Double) -> Double {
+        let a = available(at: time)
+        return a >= 1 ? time : time + (1 - a) / rate
+    }
+
+    /// Spends one token at `time`.
+    public mutating func take(at time: Double) {
+        tokens = available(at: time) - 1
+        last = time
+    }
+}

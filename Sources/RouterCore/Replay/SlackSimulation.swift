@@ -26,11 +26,10 @@ final class SlackSimulation {
 
     struct Lane {
         var canEdit: Bool
-        var tokens: Double
-        var last: Double
+        /// The engine's pacing of the lane.
+        var bucket: TokenBucket
         var queue: [Pending] = []
         var head = 0
-        var waiting: Int { queue.count - head }
     }
 
     /// What the lane holds for a finding in a conversation (the thread store's record, compact).
@@ -53,8 +52,6 @@ final class SlackSimulation {
         self.policy = policy
     }
 
-    private var rate: Double { max(policy.ratePerSecond * 0.9, 1e-9) }
-
     /// A delivery routed at `time` (the event's time) to `lane` (`canEdit`: the Web API).
     func enqueue(_ p: Pending, lane key: String, canEdit: Bool, destination: String, channel: String) {
         if channels[p.conversation] == nil {
@@ -62,7 +59,7 @@ final class SlackSimulation {
         }
         channels[p.conversation]!.routed(p)
         if lanes[key] == nil {
-            lanes[key] = Lane(canEdit: canEdit, tokens: Double(policy.burst), last: p.arrival)
+            lanes[key] = Lane(canEdit: canEdit, bucket: TokenBucket(policy: policy, at: p.arrival))
         }
         advance(key, to: p.arrival)
         lanes[key]!.queue.append(p)  // in place
@@ -82,12 +79,9 @@ final class SlackSimulation {
         defer { lanes[key] = lane }
         while lane.head < lane.queue.count {
             // The earliest moment the head has arrived and a token is there.
-            let start = max(lane.queue[lane.head].arrival, lane.last)
-            let tokensAtStart = min(Double(policy.burst), lane.tokens + (start - lane.last) * rate)
-            let at = tokensAtStart >= 1 ? start : start + (1 - tokensAtStart) / rate
+            let at = lane.bucket.ready(from: max(lane.queue[lane.head].arrival, lane.bucket.last))
             guard at <= time else { break }
-            lane.tokens = min(Double(policy.burst), lane.tokens + (at - lane.last) * rate) - 1
-            lane.last = at
+            lane.bucket.take(at: at)
             process(&lane, at: at)
             if lane.head > 1024 && lane.head * 2 > lane.queue.count {
                 lane.queue.removeFirst(lane.head)
@@ -107,14 +101,13 @@ final class SlackSimulation {
         let key = Self.recordKey(item.conversation, item.findingId)
         let previous = records[key]
         let firstHere = previous == nil
-        if policy.digestWindow > 0, firstHere, !item.event.archived, item.severityLabel != "CRITICAL" {
-            // The backlog the engine would see: what has arrived by now, the head included.
-            let backlog = 1 + arrived(lane, by: at)
-            if DigestRule.opens(firstHere: true, archived: false, severityLabel: item.severityLabel, backlog: backlog, policy: policy),
-                digest(&lane, head: item, at: at)
-            {
-                return
-            }
+        // The backlog the engine would see: what has arrived by now, the head included.
+        if DigestRule.opens(
+            firstHere: firstHere, archived: item.event.archived, severityLabel: item.severityLabel,
+            backlog: 1 + arrived(lane, by: at), policy: policy),
+            digest(&lane, head: item, at: at)
+        {
+            return
         }
         let threadRecord = previous.map { r in
             ThreadRecord(
@@ -127,7 +120,7 @@ final class SlackSimulation {
         // The stats are mutated in place (a copy would copy their dictionaries at every delivery).
         switch action {
         case .nothing:
-            channels[item.conversation]!.nothing += 1
+            break
         case .post:
             channels[item.conversation]!.post(at: at, mentions: item.mentions, sample: item.sample)
             records[key] = Record(
@@ -141,7 +134,6 @@ final class SlackSimulation {
             update(key, item)
         case .archive:
             channels[item.conversation]!.edits += 1
-            channels[item.conversation]!.archivedEdits += 1
             update(key, item)
         }
     }
@@ -209,10 +201,6 @@ final class SlackSimulation {
             records[k] = Record(
                 updatedAt: p.event.updatedAt, severityLabel: p.severityLabel, count: p.event.count, archived: false,
                 inDigest: true, posted: lane.canEdit)
-            if p.conversation != head.conversation, channels[p.conversation] != nil {
-                // A webhook lane holds several conversations: each finding is counted where it was routed.
-                channels[p.conversation]!.digestedElsewhere += 1
-            }
         }
         return true
     }
@@ -230,11 +218,8 @@ struct ChannelStats {
     var replies = 0
     var broadcasts = 0
     var edits = 0
-    var archivedEdits = 0
     var digests = 0
     var digestedFindings = 0
-    var digestedElsewhere = 0
-    var nothing = 0
     /// Messages (posts, replies, digests) that came from sample findings.
     var sampleMessages = 0
     var mentions: [String: Int] = [:]
