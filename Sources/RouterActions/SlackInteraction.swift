@@ -14,9 +14,6 @@ public struct SlackInteraction: Sendable, Equatable {
     public var conversation: String
     /// What `suppress` matches on (from the button; empty: the defaults).
     public var suppressBy: [SuppressCriterionName]
-    /// Where Slack shows the message.
-    public var channelID: String?
-    public var messageTS: String?
     /// Where to answer the clicking user alone (ephemeral).
     public var responseURL: String?
 
@@ -63,10 +60,7 @@ public struct SlackInteraction: Sendable, Equatable {
         return .success(
             SlackInteraction(
                 user: PermitUser(id: userID, name: name, team: team), action: action, findingId: findingId,
-                conversation: conversation, suppressBy: suppressBy,
-                channelID: p["container"]?["channel_id"]?.stringValue ?? p["channel"]?["id"]?.stringValue,
-                messageTS: p["container"]?["message_ts"]?.stringValue ?? p["message"]?["ts"]?.stringValue,
-                responseURL: p["response_url"]?.stringValue))
+                conversation: conversation, suppressBy: suppressBy, responseURL: p["response_url"]?.stringValue))
     }
 }
 

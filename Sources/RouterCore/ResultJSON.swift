@@ -6,15 +6,6 @@ import RouterSlack
 
 /// The `router test --json` line for one finding or one unusable input (the shape is a documented contract).
 public enum ResultJSON {
-    public static func result(
-        source: String, finding f: Finding, evaluation e: Evaluation, lifecycle: [LifecycleSimulator.Step] = [],
-        buttonsMissing: String? = nil
-    ) -> JSONValue {
-        var out: [UInt8] = []
-        write(source: source, finding: f, evaluation: e, lifecycle: lifecycle, buttonsMissing: buttonsMissing, into: &out)
-        return (try? JSONValue.parse(out)) ?? .null
-    }
-
     /// Appends the line's JSON (no newline) to `out`: written member by member with the one JSON writer, each
     /// delivery's payload spliced in as the renderer wrote it (never parsed into a tree and written again).
     public static func write(

@@ -113,21 +113,11 @@ public enum InputReader {
         }
         func fail(_ error: InputError) { emit(source, .failure(error)) }
 
-        // The common case first: a GuardDuty Finding event, its envelope read in one pass.
-        if guardDutyEvent(node, source: source, recordId: recordId, into: &out) { return }
+        // A GuardDuty Finding event (the common case), its envelope read in one pass.
+        if guardDutyEvent(node, source: source, recordId: recordId, limits: limits, into: &out) { return }
 
-        // EventBridge event.
+        // Another EventBridge event.
         if let detailTypeNode = node["detail-type"] {
-            if detailTypeNode.stringEquals("GuardDuty Finding") {
-                guard let detail = node["detail"] else {
-                    fail(.notAFinding("'GuardDuty Finding' event has no 'detail'"))
-                    return
-                }
-                do { emit(source, .success(try Finding(event: node, detail: detail))) } catch {
-                    emit(source, sdkFinding(event: node, detail: detail, limits: limits) ?? .failure(error))
-                }
-                return
-            }
             guard let detailType = detailTypeNode.string else {
                 fail(.notAFinding("'detail-type' is \(JSONFields.kindName(detailTypeNode.kind)), not a string"))
                 return
@@ -262,7 +252,7 @@ public enum InputReader {
     /// Handles `node` when it is a `GuardDuty Finding` EventBridge event (what ``walkObject`` does for one, with a
     /// single pass over the envelope for `detail-type`, `detail`, `account` and `region`); false otherwise.
     static func guardDutyEvent(
-        _ node: JSONNode, source: String, recordId: String?, into out: inout [InputItem]
+        _ node: JSONNode, source: String, recordId: String?, limits: InputLimits, into out: inout [InputItem]
     ) -> Bool {
         let t = Tape(node.document)
         var detailType = Tape.none
@@ -296,7 +286,7 @@ public enum InputReader {
             out.append(InputItem(source: source, result: .success(finding), recordId: recordId))
         } catch {
             // An envelope around the SDK's PascalCase shape (tools that paste GetFindings output into an event).
-            let result = sdkFinding(event: node, detail: detailNode, limits: .default) ?? .failure(error)
+            let result = sdkFinding(event: node, detail: detailNode, limits: limits) ?? .failure(error)
             out.append(InputItem(source: source, result: result, recordId: recordId))
         }
         return true

@@ -192,13 +192,6 @@ public enum ActionButtons {
         return place(message, actions: block, status: statusBlock(state))
     }
 
-    /// The actions a message's buttons offer (as rendered: `archive` stands for the archive/unarchive button).
-    public static func offered(in message: SlackMessage) -> [FindingAction] {
-        guard let block = findBlock(message, actionsBlockID), let elements = block["elements"]?.arrayValue else { return [] }
-        return elements.compactMap { $0["action_id"]?.stringValue.flatMap(FindingAction.init(actionID:)) }
-            .map { $0 == .unarchive ? .archive : $0 }
-    }
-
     // MARK: - Blocks
 
     static func button(_ action: FindingAction, archived: Bool, value: String, suppression: SuppressionRule?) -> JSONValue {

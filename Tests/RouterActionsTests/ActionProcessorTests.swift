@@ -80,7 +80,7 @@ final class ActionProcessorTests: QueueTestCase {
         processor.handle(
             SlackInteraction(
                 user: PermitUser(id: user, name: user.lowercased(), team: team), action: action, findingId: finding,
-                conversation: conversation, suppressBy: [], channelID: "#sec", messageTS: "1",
+                conversation: conversation, suppressBy: [],
                 responseURL: "https://hooks.slack.com/actions/T1/1/abc"))
     }
 
@@ -157,10 +157,12 @@ final class ActionProcessorTests: QueueTestCase {
         XCTAssertTrue(text.contains("Acknowledged by <@U0BOB>") && !text.contains("U0ALICE"), text)
         XCTAssertTrue(guardDuty.calls.isEmpty, "acknowledging calls nothing in AWS")
         // A later event of the finding edits the message: the status stays on it.
+        let updatesBefore = slack.calls.filter { $0.method == .update }.count
         try post(Self.event(updatedAt: "2026-01-02T05:00:00.000Z", count: 3))
+        XCTAssertEqual(slack.calls.filter { $0.method == .update }.count, updatesBefore + 1, "the event edits the message")
         let edit = try lastUpdate().serialized()
         XCTAssertTrue(edit.contains("Acknowledged by <@U0BOB>"), edit)
-        XCTAssertTrue(edit.contains("3"), "the edit is the new event's rendering")
+        XCTAssertTrue(edit.contains(#"*Count*\n3"#), "the edit is the new event's rendering: \(edit)")
     }
 
     func testDeniedFailedAndUnknownClicksChangeNothingAndTellOnlyTheUser() throws {
@@ -229,7 +231,7 @@ final class ActionProcessorTests: QueueTestCase {
         _ = processor.handle(
             SlackInteraction(
                 user: PermitUser(id: "UBLOCKED", name: "x", team: "T1"), action: .ack, findingId: "f0000000000000000000000000000001",
-                conversation: conversation, suppressBy: [], channelID: nil, messageTS: nil, responseURL: "https://evil.example/steal"))
+                conversation: conversation, suppressBy: [], responseURL: "https://evil.example/steal"))
         XCTAssertEqual(slack.calls.count, before)
     }
 }

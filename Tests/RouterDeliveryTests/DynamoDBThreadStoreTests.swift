@@ -374,18 +374,18 @@ final class DynamoDBThreadStoreTests: XCTestCase {
 
     func testErrorTypesAreReducedToTheirName() {
         XCTAssertEqual(
-            DynamoDBThreadStore.errorType("com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"),
+            AWSClient.errorType("com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"),
             "ResourceNotFoundException")
         XCTAssertEqual(
-            DynamoDBThreadStore.errorType(
+            AWSClient.errorType(
                 "ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/"),
             "ThrottlingException")
         XCTAssertEqual(
-            DynamoDBThreadStore.errorType("ProvisionedThroughputExceededException"),
+            AWSClient.errorType("ProvisionedThroughputExceededException"),
             "ProvisionedThroughputExceededException")
-        XCTAssertNil(DynamoDBThreadStore.errorType("Bad type with spaces and \(Self.secretKey)/"))
-        XCTAssertNil(DynamoDBThreadStore.errorType(""))
-        XCTAssertNil(DynamoDBThreadStore.errorType(nil))
+        XCTAssertNil(AWSClient.errorType("Bad type with spaces and \(Self.secretKey)/"))
+        XCTAssertNil(AWSClient.errorType(""))
+        XCTAssertNil(AWSClient.errorType(nil))
     }
 
     func testPartitionKeysAreUnambiguous() {

@@ -75,7 +75,9 @@ final class SDKShapeTests: XCTestCase {
         let sdk = #"""
             {"Id":"t1","Type":"UnauthorizedAccess:EC2/TorClient","Severity":8,"SchemaVersion":"2.0",
              "Service":{"Count":2,"Action":{"ActionType":"NETWORK_CONNECTION","NetworkConnectionAction":{"RemoteIpDetails":{
-               "IpAddressV4":"198.51.100.7","GeoLocation":{"Lat":52.5,"Lon":13.4},"Country":{"CountryName":"Germany"}}}},
+               "IpAddressV4":"198.51.100.7","GeoLocation":{"Lat":52.5,"Lon":13.4},"Country":{"CountryName":"Germany"}}},
+               "KubernetesApiCallAction":{"SourceIps":["203.0.113.9"],"RequestUri":"/api"},
+               "AwsApiCallAction":{"Api":"GetObject","AffectedResources":{"AWS::S3::Bucket":"logs","Key Name":"v"}}},
                "Detection":{"Sequence":{"Signals":[{"Uid":"s1","Type":"FINDING","FirstSeenAt":"2024-06-11T08:20:00+00:00","SignalIndicators":[]}]}},
                "BrandNewField":{"InnerThing":1}},
              "Resource":{"ResourceType":"Instance","InstanceDetails":{"InstanceId":"i-1","Tags":[{"Key":"Team","Value":"payments"}]}},
@@ -86,6 +88,10 @@ final class SDKShapeTests: XCTestCase {
         XCTAssertEqual(wire["service", "action", "networkConnectionAction", "remoteIpDetails", "geoLocation", "lat"]?.double, 52.5)
         XCTAssertEqual(wire["service", "action", "networkConnectionAction", "remoteIpDetails", "geoLocation", "lon"]?.double, 13.4)
         XCTAssertEqual(wire["service", "action", "networkConnectionAction", "remoteIpDetails", "ipAddressV4"]?.string, "198.51.100.7")
+        XCTAssertEqual(wire["service", "action", "kubernetesApiCallAction", "sourceIPs"]?[0]?.string, "203.0.113.9", "SourceIps -> sourceIPs")
+        XCTAssertEqual(wire["service", "action", "kubernetesApiCallAction", "requestUri"]?.string, "/api")
+        XCTAssertEqual(wire["service", "action", "awsApiCallAction", "affectedResources", "AWS::S3::Bucket"]?.string, "logs", "map keys kept")
+        XCTAssertEqual(wire["service", "action", "awsApiCallAction", "affectedResources", "Key Name"]?.string, "v", "map keys kept")
         XCTAssertEqual(wire["attackSequenceLocation", "latitude"]?.double, 1.5, "unknown to the model: not renamed by a guess")
         XCTAssertEqual(wire["service", "detection", "sequence", "signals"]?[0]?["firstSeenAt"]?.double, 1_718_094_000, "a timestamp: Unix seconds, as on the wire")
         XCTAssertEqual(wire["service", "brandNewField", "innerThing"]?.int, 1, "a member newer than the model: first letter lowered")

@@ -116,11 +116,12 @@ struct History {
     var events = 0
     /// Every finding id seen, numbered in order of appearance: the counters elsewhere keep numbers, not strings.
     var numbers: [String: Int32] = [:]
-    var findingIds: Set<Int32> = []
     var sampleEvents = 0
     var sampleFindingIds: Set<Int32> = []
     var first = Double.infinity
     var last = -Double.infinity
+    /// Distinct findings.
+    var findings: Int { numbers.count }
 
     /// Counts the event; returns its finding's number.
     mutating func add(_ e: ReplayEvent) -> Int32 {
@@ -128,7 +129,6 @@ struct History {
         let next = Int32(numbers.count)
         let n = numbers[e.finding.id, default: next]
         if n == next { numbers[e.finding.id] = n }
-        findingIds.insert(n)
         if e.finding.sample {
             sampleEvents += 1
             sampleFindingIds.insert(n)

@@ -40,7 +40,7 @@ enum ReplayHTML {
 
             """
         let h = r.history
-        html += "<p class=\"sub\">\(ReplayReport.plural(h.events, "finding event")) of \(ReplayReport.plural(h.findingIds.count, "finding"))"
+        html += "<p class=\"sub\">\(ReplayReport.plural(h.events, "finding event")) of \(ReplayReport.plural(h.findings, "finding"))"
         if r.days > 0 {
             html += " from \(ReplayReport.date(day: r.firstDay)) to \(ReplayReport.date(day: r.firstDay + r.days - 1)) (\(ReplayReport.plural(r.days, "day")))"
         }

@@ -154,7 +154,7 @@ struct ReplayReport {
             out.line("No finding events to replay" + (problems.count > 0 ? " (\(Self.plural(problems.count, "input problem")))" : "") + ".")
         } else {
             out.line(
-                "Replayed \(Self.plural(h.events, "finding event")) of \(Self.plural(h.findingIds.count, "finding")) from \(Self.date(day: firstDay)) "
+                "Replayed \(Self.plural(h.events, "finding event")) of \(Self.plural(h.findings, "finding")) from \(Self.date(day: firstDay)) "
                     + "to \(Self.date(day: firstDay + days - 1)) (\(Self.plural(days, "day"))) through \(current.rules)"
                     + (old.map { " and, for comparison, \($0.rules)" } ?? "") + "; \(Self.number((seconds * 10).rounded() / 10)) s.")
             if h.sampleEvents > 0 {
@@ -273,7 +273,7 @@ struct ReplayReport {
                 "first_day": days > 0 ? .string(Self.date(day: firstDay)) : .null,
                 "last_day": days > 0 ? .string(Self.date(day: firstDay + days - 1)) : .null, "days": .int(Int64(days)),
             ],
-            "events": .int(Int64(history.events)), "findings": .int(Int64(history.findingIds.count)),
+            "events": .int(Int64(history.events)), "findings": .int(Int64(history.findings)),
             "sample": ["events": .int(Int64(history.sampleEvents)), "findings": .int(Int64(history.sampleFindingIds.count))],
             "input_problems": [
                 "count": .int(Int64(problems.count)), "untimed": .int(Int64(problems.untimed)),

@@ -151,7 +151,7 @@ public final class AWSClient: Sendable {
     ]
 
     /// `com.amazonaws...#AccessDeniedException` or the header's `Name:http://...` form -> `AccessDeniedException`; nil
-    /// unless the result is a plain identifier.
+    /// unless the result is a plain identifier (nothing else is ever shown). Every AWS boundary reads error types so.
     static func errorType(_ raw: String?) -> String? {
         guard let raw else { return nil }
         var name = Substring(raw)

@@ -77,7 +77,6 @@ public final class InMemorySecrets: SecretsReader, @unchecked Sendable {
 
     public init(_ values: [String: String]) { self.values = Mutex(values) }
 
-    public func set(_ arn: String, _ value: String) { values.withLock { $0[arn] = value } }
     public var readCount: Int { reads.withLock { $0 } }
 
     public func read(_ secret: SecretReference) -> Result<String, AWSCallError> {

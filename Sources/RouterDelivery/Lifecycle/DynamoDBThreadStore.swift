@@ -182,7 +182,7 @@ public final class DynamoDBThreadStore: ThreadStore {
             return .success(.done(json))
         case .success(let response):
             let json = try? JSONValue.parse(response.body)
-            let type = Self.errorType(json?["__type"]?.stringValue ?? response.header("x-amzn-errortype"))
+            let type = AWSClient.errorType(json?["__type"]?.stringValue ?? response.header("x-amzn-errortype"))
             if type == "ConditionalCheckFailedException" {
                 return .success(.conditionFailed(json ?? .null))
             }
@@ -191,27 +191,6 @@ public final class DynamoDBThreadStore: ThreadStore {
             ].contains(type)
             let text = type.map { "\($0) (HTTP \(response.status))" } ?? "HTTP \(response.status)"
             return .failure(Failure(text: text, retryable: throttled, retryableIfIdempotent: response.status >= 500))
-        }
-    }
-
-    /// `com.amazonaws.dynamodb.v20120810#ResourceNotFoundException` (or the header's `Name:http://...` form) ->
-    /// `ResourceNotFoundException`; nil unless the result is a plain identifier (nothing else is ever shown).
-    static func errorType(_ raw: String?) -> String? {
-        guard let raw else { return nil }
-        var name = Substring(raw)
-        if let hash = name.lastIndex(of: "#") { name = name[name.index(after: hash)...] }
-        if let colon = name.firstIndex(of: ":") { name = name[..<colon] }
-        guard !name.isEmpty, name.utf8.count <= 80, name.utf8.allSatisfy(isIdentifierByte) else { return nil }
-        return String(name)
-    }
-
-    private static func isIdentifierByte(_ c: UInt8) -> Bool {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "_"), UInt8(ascii: "."):
-            return true
-        default:
-            return false
         }
     }
 
