@@ -1,4 +1,5 @@
 import RouterDelivery
+import RouterRules
 
 /// Whether this process can offer buttons, from its environment: the Web API (`SLACK_BOT_TOKEN`: chat.update and
 /// thread replies) and Slack's signing secret (`SLACK_SIGNING_SECRET`: the only authentication of a click).
@@ -29,11 +30,11 @@ public struct ActionsSetup: Sendable {
     }
 
     /// The one start-up warning when rules offer buttons that cannot be shown (nil otherwise): names the first places.
-    public func warning(rulesDirectory: String, stateful: Bool = true) -> String? {
+    public func warning(rules: RuleEngine, stateful: Bool = true) -> String? {
         var why = missing
         if why == nil && !stateful { why = "there is no state table (ROUTER_STATE_TABLE) to keep the messages' state in" }
         guard let why else { return nil }
-        let places = LiteralCheck.offeredActions(rulesDirectory: rulesDirectory)
+        let places = LiteralCheck.offeredActions(sources: rules.sources)
         guard !places.isEmpty else { return nil }
         let shown = places.prefix(3).joined(separator: ", ") + (places.count > 3 ? " and \(places.count - 3) more" : "")
         return "rules offer buttons (actions at \(shown)) but \(why): deliveries are posted without them"

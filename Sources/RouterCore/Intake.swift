@@ -72,11 +72,11 @@ public final class Intake {
         } catch {
             return .failure(IntakeLoadError(kind: .rules, lines: error.errors.map(\.description)))
         }
-        let badOnUpdate = LiteralCheck.unknownOnUpdate(rulesDirectory: rulesDirectory)
-            + LiteralCheck.unknownActions(rulesDirectory: rulesDirectory)
-            + LiteralCheck.unknownFields(rulesDirectory: rulesDirectory)
+        let badOnUpdate = LiteralCheck.unknownOnUpdate(sources: engine.sources)
+            + LiteralCheck.unknownActions(sources: engine.sources)
+            + LiteralCheck.unknownFields(sources: engine.sources)
         if !badOnUpdate.isEmpty { return .failure(IntakeLoadError(kind: .rules, lines: badOnUpdate)) }
-        let missing = LiteralCheck.missingDestinations(rulesDirectory: rulesDirectory, destinations: destinations)
+        let missing = LiteralCheck.missingDestinations(sources: engine.sources, destinations: destinations)
         if !missing.isEmpty { return .failure(IntakeLoadError(kind: .destinations, lines: missing)) }
         return .success(Intake(engine: engine, destinations: destinations, fallbackChannel: fallbackChannel))
     }

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import RouterDelivery
 import RouterFinding
 import RouterSlack
@@ -10,24 +7,27 @@ import RouterRules
 /// `to = "name"` must be a configured destination, every literal `format = "name"` a built-in or defined format.
 /// Names computed at run time are checked when the delivery is made.
 public enum LiteralCheck {
-    /// Calls `check` for each string literal assigned to `key` in the `*.lua` files directly in `rulesDirectory`;
+    /// The rule files as the engine loaded them (`RuleEngine.sources`).
+    public typealias RuleSources = [(path: String, source: [UInt8])]
+
+    /// Calls `check` for each string literal assigned to `key` in the rule files;
     /// `check` returns an error message or nil.
-    public static func scan(rulesDirectory: String, key: String, check: (String) -> String?) -> [String] {
-        scanLines(rulesDirectory: rulesDirectory) { path, line, text in
+    public static func scan(sources: RuleSources, key: String, check: (String) -> String?) -> [String] {
+        scanLines(sources: sources) { path, line, text in
             literals(of: key, in: text).compactMap { value in check(value).map { "\(path):\(line): error: \($0)" } }
         }
     }
 
     /// Destinations the configuration lacks.
-    public static func missingDestinations(rulesDirectory: String, destinations: DestinationSet) -> [String] {
-        scan(rulesDirectory: rulesDirectory, key: "to") { to in
+    public static func missingDestinations(sources: RuleSources, destinations: DestinationSet) -> [String] {
+        scan(sources: sources, key: "to") { to in
             destinations.resolve(to: to) == nil ? destinations.missingMessage(to: to) : nil
         }
     }
 
     /// Formats no rule file defines.
-    public static func unknownFormats(rulesDirectory: String, defined: Set<String>) -> [String] {
-        scan(rulesDirectory: rulesDirectory, key: "format") { name in
+    public static func unknownFormats(sources: RuleSources, defined: Set<String>) -> [String] {
+        scan(sources: sources, key: "format") { name in
             if name == "detailed" || name == "compact" || defined.contains(name) { return nil }
             let list = defined.sorted()
             return "format '\(name)' is not defined (built in: detailed, compact"
@@ -36,19 +36,19 @@ public enum LiteralCheck {
     }
 
     /// Literal `on_update = "..."` values that are not `thread`, `update`, `repost` or `ignore`.
-    public static func unknownOnUpdate(rulesDirectory: String) -> [String] {
-        scan(rulesDirectory: rulesDirectory, key: "on_update") { value in
+    public static func unknownOnUpdate(sources: RuleSources) -> [String] {
+        scan(sources: sources, key: "on_update") { value in
             OnUpdate(rawValue: value) == nil ? "'on_update' must be one of \(OnUpdate.allowedList), not '\(value)'" : nil
         }
     }
 
     /// Literal `actions = {...}` names that are not actions, and `suppress_by = {...}` names that are not criteria.
-    public static func unknownActions(rulesDirectory: String) -> [String] {
-        let actions = scanLists(rulesDirectory: rulesDirectory, key: "actions") { name in
+    public static func unknownActions(sources: RuleSources) -> [String] {
+        let actions = scanLists(sources: sources, key: "actions") { name in
             FindingAction.offerable.contains { $0.rawValue == name } ? nil
                 : "'actions' has unknown action '\(name)' (allowed: ack, archive, useful, not_useful, suppress)"
         }
-        let criteria = scanLists(rulesDirectory: rulesDirectory, key: "suppress_by") { name in
+        let criteria = scanLists(sources: sources, key: "suppress_by") { name in
             SuppressCriterion(rawValue: name) != nil ? nil
                 : "'suppress_by' has unknown criterion '\(name)' (allowed: type, account, region, resource, action_type)"
         }
@@ -56,35 +56,35 @@ public enum LiteralCheck {
     }
 
     /// `f.name` reads of names the finding view does not have (`f.severty`), with the nearest field.
-    public static func unknownFields(rulesDirectory: String) -> [String] {
+    public static func unknownFields(sources: RuleSources) -> [String] {
         var problems: [String] = []
-        forEachFile(rulesDirectory: rulesDirectory) { path, bytes in problems += FieldCheck.check(path: path, source: bytes) }
+        forEachFile(sources: sources) { path, bytes in problems += FieldCheck.check(path: path, source: bytes) }
         return problems
     }
 
     /// `file:line` of every literal `actions = ...` (the buttons a rule offers), for the start-up warning when buttons
     /// cannot be shown.
-    public static func offeredActions(rulesDirectory: String) -> [String] {
+    public static func offeredActions(sources: RuleSources) -> [String] {
         var places: [String] = []
-        _ = scanLines(rulesDirectory: rulesDirectory) { path, n, line in
+        _ = scanLines(sources: sources) { path, n, line in
             if !listLiterals(of: "actions", in: line).isEmpty { places.append("\(path):\(n)") }
             return []
         }
         return places
     }
 
-    /// ``scan(rulesDirectory:key:check:)`` for a key whose value may also be a table of string literals on one line
+    /// ``scan(sources:key:check:)`` for a key whose value may also be a table of string literals on one line
     /// (`actions = { "ack", "archive" }`).
-    public static func scanLists(rulesDirectory: String, key: String, check: (String) -> String?) -> [String] {
-        scanLines(rulesDirectory: rulesDirectory) { path, n, line in
+    public static func scanLists(sources: RuleSources, key: String, check: (String) -> String?) -> [String] {
+        scanLines(sources: sources) { path, n, line in
             listLiterals(of: key, in: line).compactMap { value in check(value).map { "\(path):\(n): error: \($0)" } }
         }
     }
 
-    /// Every line (1-based) of the `*.lua` files directly in `rulesDirectory`, in file order; the problems `body` finds.
-    static func scanLines(rulesDirectory: String, _ body: (String, Int, Substring) -> [String]) -> [String] {
+    /// Every line (1-based) of the rule files, in load order; the problems `body` finds.
+    static func scanLines(sources: RuleSources, _ body: (String, Int, Substring) -> [String]) -> [String] {
         var problems: [String] = []
-        forEachFile(rulesDirectory: rulesDirectory) { path, bytes in
+        forEachFile(sources: sources) { path, bytes in
             let text = String(decoding: bytes, as: UTF8.self)
             for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
                 problems += body(path, n + 1, line)
@@ -93,20 +93,9 @@ public enum LiteralCheck {
         return problems
     }
 
-    /// The `*.lua` files directly in `rulesDirectory`, in byte-wise name order (the order the engine loads them).
-    static func forEachFile(rulesDirectory: String, _ body: (String, [UInt8]) -> Void) {
-        guard let dir = opendir(rulesDirectory) else { return }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
-            if name.hasSuffix(".lua") { names.append(name) }
-        }
-        closedir(dir)
-        for name in names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
-            let path = rulesDirectory.hasSuffix("/") ? rulesDirectory + name : rulesDirectory + "/" + name
-            guard let bytes = RuleEngine.readFile(path) else { continue }
-            body(path, bytes)
-        }
+    /// The rule files, in load order.
+    static func forEachFile(sources: RuleSources, _ body: (String, [UInt8]) -> Void) {
+        for (path, bytes) in sources { body(path, bytes) }
     }
 
     /// The literals of `key = "x"` or `key = { "x", 'y' }` on this line.

@@ -23,10 +23,10 @@ public enum RuleCheck {
                 out.line("\(file.path): ok: " + (parts.isEmpty ? "returns an empty table" : parts.joined(separator: ", ")))
             }
             let formats =
-                LiteralCheck.unknownFormats(rulesDirectory: rulesDirectory, defined: Set(engine.formats.keys))
-                + LiteralCheck.unknownOnUpdate(rulesDirectory: rulesDirectory)
-                + LiteralCheck.unknownActions(rulesDirectory: rulesDirectory)
-                + LiteralCheck.unknownFields(rulesDirectory: rulesDirectory)
+                LiteralCheck.unknownFormats(sources: engine.sources, defined: Set(engine.formats.keys))
+                + LiteralCheck.unknownOnUpdate(sources: engine.sources)
+                + LiteralCheck.unknownActions(sources: engine.sources)
+                + LiteralCheck.unknownFields(sources: engine.sources)
             if !formats.isEmpty {
                 for m in formats { err.line(m) }
                 err.line("\(formats.count) rule error\(formats.count == 1 ? "" : "s")")
@@ -36,7 +36,7 @@ public enum RuleCheck {
             if destinations.isEmpty {
                 out.line("note: no Slack destination configured (SLACK_WEBHOOK_URL, SLACK_BOT_TOKEN): destinations not checked")
             } else {
-                let missing = LiteralCheck.missingDestinations(rulesDirectory: rulesDirectory, destinations: destinations)
+                let missing = LiteralCheck.missingDestinations(sources: engine.sources, destinations: destinations)
                 if !missing.isEmpty {
                     for m in missing { err.line(m) }
                     err.line("\(missing.count) destination error\(missing.count == 1 ? "" : "s")")

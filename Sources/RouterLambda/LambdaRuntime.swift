@@ -75,7 +75,7 @@ public enum LambdaRuntime {
         // Buttons: the Web API, Slack's signing secret and a state table (where a click finds the message).
         let setup = ActionsSetup(signingSecret: config.signingSecret, webAPI: config.destinations.webAPI)
         intake.actionsEnabled = setup.enabled && threads != nil
-        if let warning = setup.warning(rulesDirectory: config.rulesDirectory, stateful: threads != nil) { log.warn(warning) }
+        if let warning = setup.warning(rules: intake.engine, stateful: threads != nil) { log.warn(warning) }
         var clicks: ActionProcessor?
         if intake.actionsEnabled, let webAPI = setup.webAPI, let threads {
             let gate = PermitGate(engine: intake.engine)

@@ -50,6 +50,9 @@ public struct RuleFile: Sendable, Equatable {
 /// the fallback delivery.
 public final class RuleEngine {
     public let directory: String
+    /// The rule files as loaded (path and text, in load order): what the start-up checks read, so no file is read
+    /// twice.
+    public let sources: [(path: String, source: [UInt8])]
     public let limits: RuleLimits
     public private(set) var files: [RuleFile] = []
     /// Custom format names, with the file that defines each.
@@ -100,6 +103,7 @@ public final class RuleEngine {
         priorErrors: [RuleError] = []
     ) throws(RuleLoadError) {
         self.directory = directory
+        self.sources = sources
         self.limits = limits
         var c = rl_limits(
             instructions: Int64(limits.instructions), wall_seconds: limits.wallSeconds,

@@ -78,7 +78,7 @@ public enum EventServer {
         // Buttons on findings: only with the Web API and Slack's signing secret.
         let actionsSetup = ActionsSetup.fromEnvironment(config.environment, destinations: destinations)
         intake.actionsEnabled = actionsSetup.enabled
-        if let warning = actionsSetup.warning(rulesDirectory: config.rulesDirectory) { logger.warning("\(warning)") }
+        if let warning = actionsSetup.warning(rules: intake.engine) { logger.warning("\(warning)") }
         var guardDuty: GuardDutyAPI?
         switch GuardDutyConfig.fromEnvironment(config.environment) {
         case .success(let c)?: guardDuty = CurlGuardDuty(config: c)
