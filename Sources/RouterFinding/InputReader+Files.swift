@@ -36,24 +36,8 @@ extension InputReader {
             try readStream(fd: 0, source: "-", linesOnly: false, limits: limits, body)
             return
         }
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            try body(unreadableItem(path, "cannot read", errno))
-            return
-        }
-        if isDirectory(info) {
-            var entries: [DirectoryEntry] = []
-            listFiles(directory: path, into: &entries)
-            entries.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
-            for entry in entries {
-                if let code = entry.errorCode {
-                    try body(unreadableItem(entry.path, entry.isDirectory ? "cannot list directory" : "cannot read", code))
-                } else {
-                    try readFile(entry.path, limits: limits, body)
-                }
-            }
-        } else {
-            try readFile(path, limits: limits, body)
+        for (file, unreadable) in inputFiles(path) {
+            if let unreadable { try body(unreadable) } else { try readFile(file, limits: limits, body) }
         }
     }
 
@@ -86,15 +70,20 @@ extension InputReader {
 
     /// `*.json`, `*.jsonl`, `*.ndjson`, each also gzip-compressed (`*.jsonl.gz`: GuardDuty's S3 export).
     static func hasInputExtension(_ name: String) -> Bool {
-        var lower = name.lowercased()
-        if lower.hasSuffix(".gz") { lower.removeLast(3) }
+        let lower = lowerWithoutGzip(name)
         return lower.hasSuffix(".json") || lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson")
     }
 
     static func isJSONLinesName(_ name: String) -> Bool {
+        let lower = lowerWithoutGzip(name)
+        return lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson")
+    }
+
+    /// The name in lower case, without a `.gz` ending.
+    static func lowerWithoutGzip(_ name: String) -> String {
         var lower = name.lowercased()
         if lower.hasSuffix(".gz") { lower.removeLast(3) }
-        return lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson")
+        return lower
     }
 
     static func join(_ directory: String, _ name: String) -> String {
