@@ -20,6 +20,8 @@ final class ReplayReader: @unchecked Sendable {
     struct Batch: Sendable {
         var day: Int?
         var files: [String]
+        /// The files' sizes (for progress), read once when the batches are made.
+        var bytes = 0
     }
 
     struct InputProblems: Sendable {
@@ -53,20 +55,22 @@ final class ReplayReader: @unchecked Sendable {
                 if let problem { unreadable.append(problem) } else { files.append(path) }
             }
         }
-        var bytes = 0
-        for f in files where f != "-" {
+        func size(_ f: String) -> Int {
             var info = stat()
-            if stat(f, &info) == 0 { bytes += Int(info.st_size) }
+            return f != "-" && stat(f, &info) == 0 ? Int(info.st_size) : 0
         }
-        totalBytes = bytes
         let dated = files.map(Self.day(of:))
+        var batches: [Batch] = []
         if !files.isEmpty, dated.allSatisfy({ $0 != nil }) {
             var byDay: [Int: [String]] = [:]
             for (f, d) in zip(files, dated) { byDay[d!, default: []].append(f) }
             batches = byDay.keys.sorted().map { Batch(day: $0, files: byDay[$0]!) }
-        } else {
-            batches = files.isEmpty ? [] : [Batch(day: nil, files: files)]
+        } else if !files.isEmpty {
+            batches = [Batch(day: nil, files: files)]
         }
+        for i in batches.indices { batches[i].bytes = batches[i].files.reduce(0) { $0 + size($1) } }
+        self.batches = batches
+        totalBytes = batches.reduce(0) { $0 + $1.bytes }
         for item in unreadable { problems.add(item.source, item.error!) }
     }
 
@@ -89,12 +93,7 @@ final class ReplayReader: @unchecked Sendable {
         var events: [ReplayEvent] = []
         var problems = InputProblems()
         var untimed: [ReplayEvent] = []
-        var bytes = 0
         for file in batch.files {
-            if file != "-" {
-                var info = stat()
-                if stat(file, &info) == 0 { bytes += Int(info.st_size) }
-            }
             InputReader.forEachItem(fromPath: file, limits: limits) { (item: InputItem) in
                 switch item.result {
                 case .failure(let e):
@@ -108,7 +107,7 @@ final class ReplayReader: @unchecked Sendable {
                 }
             }
         }
-        return (events, problems, bytes, untimed)
+        return (events, problems, batch.bytes, untimed)
     }
 
     /// Calls `body` with each event in time order, batch after batch (the next batch loading meanwhile); events
